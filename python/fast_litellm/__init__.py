@@ -1,0 +1,132 @@
+"""fast-litellm: drop-in Rust acceleration for LiteLLM's hot paths.
+
+`import fast_litellm` (before or after `import litellm`) replaces LiteLLM's token counting with
+native code that returns the same answers; each call is routed to native or Python by its
+component's mode (`FAST_LITELLM_<COMPONENT>` / `set_mode`). `FAST_LITELLM_DISABLE=1` patches
+nothing; `unpatch()` restores every original binding.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import sys
+from typing import Any
+
+from fast_litellm import _policy, tokens
+from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
+from fast_litellm._patching import ComponentPatch, Patcher, Target
+
+__all__ = ["patch", "unpatch", "set_mode", "status", "stats", "reset_stats", "COMPONENTS", "MODES"]
+__version__ = importlib.metadata.version("fast-litellm")
+
+_components: dict[str, Component] = {name: Component(name) for name in COMPONENTS}
+_components["tokens"] = tokens.COMPONENT
+# Components whose native implementation is not part of this release yet: always Python.
+_NOT_YET_NATIVE = {"cache", "rate_limit", "routing"}
+
+_patcher = Patcher(
+    [
+        ComponentPatch(
+            component="tokens",
+            prepare=tokens.install,
+            targets=[
+                Target("tokens", "litellm.utils", "token_counter", tokens.token_counter),
+                Target("tokens", "litellm.litellm_core_utils.token_counter", "token_counter", tokens.token_counter),
+                Target("tokens", "litellm.utils", "encode", tokens.encode),
+                Target("tokens", "litellm.utils", "decode", tokens.decode),
+            ],
+        )
+    ]
+)
+
+_DISABLED = os.environ.get("FAST_LITELLM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
+
+_policy_info = _policy.load_into(_components, os.environ)
+for _component in _components.values():
+    _component.configure_from_env(os.environ)
+
+
+def patch() -> None:
+    """Patch LiteLLM (done by `import fast_litellm`); idempotent. No-op under FAST_LITELLM_DISABLE."""
+    if not _DISABLED:
+        _patcher.activate()
+
+
+def unpatch() -> None:
+    """Restore every original LiteLLM binding and stop patching modules that load later."""
+    _patcher.deactivate()
+
+
+def set_mode(component: str, mode: str) -> None:
+    """Set a component's mode at run time: auto, rust, python or shadow."""
+    if component not in _components:
+        raise ValueError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
+    _components[component].mode = parse_mode(mode, f"set_mode({component!r})")
+    _components[component].mode_source = "set_mode()"
+
+
+def get_mode(component: str) -> str:
+    if component not in _components:
+        raise ValueError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
+    return _components[component].mode
+
+
+def stats() -> dict[str, dict[str, object]]:
+    """Per component: calls on rust / python, fallbacks, shadow mismatches, latency percentiles."""
+    return {name: component.stats() for name, component in _components.items()}
+
+
+def reset_stats() -> None:
+    for component in _components.values():
+        component.reset_stats()
+
+
+def status() -> dict[str, Any]:
+    """What is true right now: versions, every patch target and why, modes, thresholds, policy."""
+    targets = [
+        {
+            "component": target.component,
+            "target": target.qualified_name,
+            "state": "skipped" if _DISABLED else target.state,
+            "reason": "FAST_LITELLM_DISABLE is set" if _DISABLED else target.reason,
+            "bindings": list(target.bindings),
+        }
+        for target in _patcher.targets()
+    ]
+    components = {}
+    for name, component in _components.items():
+        components[name] = {
+            "mode": component.mode,
+            "mode_source": component.mode_source,
+            "native_available": name not in _NOT_YET_NATIVE,
+            "rollout_percent": component.rollout_percent,
+            "thresholds": dict(component.thresholds),
+            "thresholds_source": component.thresholds_source,
+            "config_errors": list(component.config_errors),
+        }
+    return {
+        "fast_litellm_version": __version__,
+        "litellm_version": _litellm_version(),
+        "litellm_imported": "litellm" in sys.modules,
+        "disabled": _DISABLED,
+        "patching_active": _patcher.active,
+        "targets": targets,
+        "components": components,
+        "policy": dict(_policy_info),
+        "token_settings": {
+            "chunk_chars": tokens.chunk_chars(),
+            "max_exact_chars": tokens.max_exact_chars(),
+            "native_encodings": list(tokens.NATIVE_ENCODINGS),
+        },
+    }
+
+
+def _litellm_version() -> str | None:
+    try:
+        return importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+patch()

@@ -1,0 +1,46 @@
+"""Type stubs of the native extension (built from native/ by maturin)."""
+
+from collections.abc import Sequence
+from typing import final
+
+__version__: str
+
+@final
+class Encoding:
+    """A tiktoken encoding with a native implementation (cl100k_base, o200k_base)."""
+
+    @staticmethod
+    def get(name: str) -> Encoding:
+        """The encoding called `name`; ValueError if it has no native implementation."""
+    @property
+    def name(self) -> str: ...
+    @property
+    def max_token_value(self) -> int: ...
+    def count_chunked(self, text: str, chunk_chars: int) -> int:
+        """Tokens of `text` counted in independent chunks of `chunk_chars` code points.
+
+        Raises UnicodeEncodeError if `text` holds lone surrogates."""
+    def count_chunked_many(self, texts: list[str], chunk_chars: int) -> int:
+        """Sum of `count_chunked` over `texts`, in one call."""
+    def count(self, text: str) -> int:
+        """Tokens of `text` as one piece (tiktoken's `encode_ordinary` length)."""
+    def encode(self, text: str) -> list[int]:
+        """Token ids, special-token text encoded as ordinary text."""
+    def decode_bytes(self, tokens: Sequence[int]) -> bytes:
+        """The bytes of `tokens`; KeyError for an id outside the vocabulary."""
+
+@final
+class LatencyHistogram:
+    """HdrHistogram of latencies in nanoseconds (1 ns..100 s, 3 significant digits)."""
+
+    def __init__(self) -> None: ...
+    def record(self, nanoseconds: int) -> None: ...
+    def reset(self) -> None: ...
+    @property
+    def count(self) -> int: ...
+    def value_at_quantile(self, quantile: float) -> int: ...
+    def summary(self) -> dict[str, int]:
+        """count, min, p50, p90, p99 and max in nanoseconds."""
+
+def _panic_for_tests(message: str) -> None:
+    """Panics in native code (raises pyo3's PanicException); for fallback tests."""

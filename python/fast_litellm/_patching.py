@@ -1,0 +1,219 @@
+"""Patching LiteLLM's bindings by identity, now and when modules load later.
+
+LiteLLM's functions are bound by name in many modules (`from litellm.utils import token_counter`),
+and applications do the same. Replacing the attribute on the defining module is not enough:
+every module attribute that *is* the original function is replaced, and a meta-path hook
+patches `litellm` modules that finish loading later (e.g. `litellm.proxy.proxy_server`, or all
+of LiteLLM when `fast_litellm` is imported first). `unpatch()` puts every original back.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+
+@dataclass
+class Target:
+    """One LiteLLM function to replace: where it is defined and what replaces it."""
+
+    component: str
+    module: str
+    attribute: str
+    replacement: Callable[..., Any]
+    original: Callable[..., Any] | None = None
+    state: str = "pending"  # pending | patched | skipped | unpatched
+    reason: str = "waiting for its module to be imported"
+    bindings: list[str] = field(default_factory=list)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.module}.{self.attribute}"
+
+
+@dataclass
+class ComponentPatch:
+    """The targets of one component, prepared once all of its defining modules have loaded."""
+
+    component: str
+    targets: Sequence[Target]
+    prepare: Callable[[], None]  # binds originals inside the component; may raise
+
+    @property
+    def required_modules(self) -> frozenset[str]:
+        return frozenset(target.module for target in self.targets)
+
+
+def _is_litellm_module(name: str) -> bool:
+    return name == "litellm" or name.startswith("litellm.")
+
+
+class Patcher:
+    def __init__(self, patches: Sequence[ComponentPatch]) -> None:
+        self._patches = list(patches)
+        self._lock = threading.RLock()
+        self._active = False
+        self._hook: _ImportHook | None = None
+        # id(original) -> replacement, and id(replacement) -> original, for identity walks.
+        self._replacement_for: dict[int, Callable[..., Any]] = {}
+        self._original_for: dict[int, Callable[..., Any]] = {}
+
+    @property
+    def active(self) -> bool:
+        return self._active
+
+    def targets(self) -> list[Target]:
+        return [target for patch in self._patches for target in patch.targets]
+
+    def activate(self) -> None:
+        with self._lock:
+            if self._active:
+                return
+            self._active = True
+            self._hook = _ImportHook(self._module_loaded)
+            sys.meta_path.insert(0, self._hook)
+            for patch in self._patches:
+                self._try_patch_component(patch)
+
+    def deactivate(self) -> None:
+        with self._lock:
+            if not self._active:
+                return
+            self._active = False
+            if self._hook is not None and self._hook in sys.meta_path:
+                sys.meta_path.remove(self._hook)
+            self._hook = None
+            self._walk_modules(self._original_for, list(sys.modules.items()), restore=True)
+            for target in self.targets():
+                if target.state == "patched":
+                    target.state, target.reason = "unpatched", "unpatch() restored the original"
+                    target.bindings.clear()
+            self._replacement_for.clear()
+            self._original_for.clear()
+
+    # ---- internals ------------------------------------------------------------------------
+
+    def _module_loaded(self, module: ModuleType) -> None:
+        with self._lock:
+            if not self._active:
+                return
+            if self._replacement_for:
+                self._walk_modules(self._replacement_for, [(module.__name__, module)], restore=False)
+            for patch in self._patches:
+                if module.__name__ in patch.required_modules:
+                    self._try_patch_component(patch, just_loaded=module.__name__)
+
+    def _try_patch_component(self, patch: ComponentPatch, just_loaded: str | None = None) -> None:
+        if any(target.state == "patched" for target in patch.targets):
+            return
+        modules = {name: sys.modules.get(name) for name in patch.required_modules}
+        for name, module in modules.items():
+            if module is None or (name != just_loaded and not _finished_loading(module)):
+                return  # the hook calls again when the next one finishes loading
+        try:
+            patch.prepare()
+        except Exception as error:  # LiteLLM changed shape: leave it alone, say why
+            for target in patch.targets:
+                target.state, target.reason = "skipped", f"preparing failed: {type(error).__name__}: {error}"
+            return
+        for target in patch.targets:
+            original = getattr(modules[target.module], target.attribute, None)
+            if original is None or not callable(original):
+                target.state, target.reason = "skipped", "LiteLLM has no such function"
+                continue
+            target.original = original
+            self._replacement_for[id(original)] = target.replacement
+            self._original_for[id(target.replacement)] = original
+        if not self._replacement_for:
+            return
+        self._walk_modules(self._replacement_for, list(sys.modules.items()), restore=False)
+        for target in patch.targets:
+            if target.original is not None:
+                target.state = "patched"
+                target.reason = f"{len(target.bindings)} binding(s) replaced by identity"
+
+    def _walk_modules(
+        self,
+        swap: dict[int, Callable[..., Any]],
+        modules: list[tuple[str, ModuleType]],
+        restore: bool,
+    ) -> None:
+        """Replace every module attribute whose value is a key of `swap` (by id)."""
+        by_function = {id(target.replacement if restore else target.original): target for target in self.targets()}
+        for module_name, module in modules:
+            if module_name == __package__ or module_name.startswith(f"{__package__}."):
+                continue  # our own references to the originals are how we call LiteLLM
+            namespace = getattr(module, "__dict__", None)
+            if type(namespace) is not dict:
+                continue
+            try:
+                items = [(name, value) for name, value in namespace.items() if id(value) in swap]
+            except RuntimeError:  # the module is being changed by another thread; next load retries
+                continue
+            for name, value in items:
+                if namespace.get(name) is not value:
+                    continue
+                namespace[name] = swap[id(value)]
+                target = by_function.get(id(value))
+                if target is not None and not restore:
+                    target.bindings.append(f"{module_name}.{name}")
+
+
+def _finished_loading(module: ModuleType) -> bool:
+    spec = getattr(module, "__spec__", None)
+    return not getattr(spec, "_initializing", False)
+
+
+class _ImportHook(importlib.abc.MetaPathFinder):
+    """Finds nothing itself; wraps the loader of `litellm` modules to run a callback after exec."""
+
+    def __init__(self, on_loaded: Callable[[ModuleType], None]) -> None:
+        self._on_loaded = on_loaded
+        self._busy = threading.local()
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if not _is_litellm_module(fullname) or getattr(self._busy, "active", False):
+            return None
+        self._busy.active = True
+        try:
+            for finder in sys.meta_path:
+                if finder is self or not hasattr(finder, "find_spec"):
+                    continue
+                spec = finder.find_spec(fullname, path, target)
+                if spec is not None:
+                    break
+            else:
+                return None
+        finally:
+            self._busy.active = False
+        if spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = _NotifyingLoader(spec.loader, self._on_loaded)
+        return spec
+
+
+class _NotifyingLoader(importlib.abc.Loader):
+    """Delegates to the real loader, puts it back on the module, then runs the callback."""
+
+    def __init__(self, loader: Any, on_loaded: Callable[[ModuleType], None]) -> None:
+        self._loader = loader
+        self._on_loaded = on_loaded
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        if module.__spec__ is not None:
+            module.__spec__.loader = self._loader
+        module.__loader__ = self._loader
+        self._loader.exec_module(module)
+        self._on_loaded(module)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)

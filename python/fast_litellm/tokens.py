@@ -1,0 +1,462 @@
+"""Drop-in replacements of LiteLLM's `token_counter`, `encode` and `decode`.
+
+The native path reproduces `litellm.litellm_core_utils.token_counter.token_counter` for the
+inputs it supports: OpenAI-tokenizer models on cl100k_base / o200k_base, `text` as str or list,
+and messages whose values are strings, text content parts, tool calls and function calls.
+Everything else (HF/anthropic tokenizers, `custom_tokenizer`, images, documents, unknown block
+types, malformed input that LiteLLM answers with an error) goes to LiteLLM's own function, so
+the answer (or the exception) is always LiteLLM's.
+
+Model resolution uses LiteLLM's own functions once per model name and is cached; the cache is
+dropped when the model registry changes (`litellm.model_cost` replaced or resized, or the
+OpenAI/Azure model lists resized) or `disable_hf_tokenizer_download` flips.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fast_litellm import _native
+from fast_litellm._component import Component
+
+logger: Final = logging.getLogger("fast_litellm")
+
+NATIVE_ENCODINGS: Final = ("cl100k_base", "o200k_base")
+
+# LiteLLM's functions, bound by `install()` once litellm is importable.
+_litellm: Any = None
+_core: Any = None  # litellm.litellm_core_utils.token_counter
+_utils: Any = None  # litellm.utils
+original_token_counter: Callable[..., int] | None = None
+original_wrapper_token_counter: Callable[..., int] | None = None
+original_encode: Callable[..., Any] | None = None
+original_decode: Callable[..., Any] | None = None
+
+COMPONENT: Final = Component("tokens")
+
+# Chunk size and exact-count limit, read from LiteLLM's own count functions (their defaults are
+# LiteLLM's constants as configured in this process).
+_chunk_chars = 1024
+_max_exact_chars = 4_000_000
+
+_encodings: dict[str, _native.Encoding] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPlan:
+    """How LiteLLM counts for one model name, resolved once with LiteLLM's own functions."""
+
+    encoding: _native.Encoding
+    tokens_per_message: int
+    tokens_per_name: int
+    tool_section: object  # ChatTemplateToolSection | None
+
+
+_NOT_NATIVE: Final = object()  # cached: this model is counted by LiteLLM's Python code
+_plans: dict[object, object] = {}
+_plans_stamp: tuple[object, ...] = ()
+
+
+def install() -> None:
+    """Bind LiteLLM's originals; called when litellm.utils and the token counter module exist."""
+    global _litellm, _core, _utils, original_token_counter, original_wrapper_token_counter
+    global original_encode, original_decode, _chunk_chars, _max_exact_chars
+    import litellm
+    import litellm.litellm_core_utils.token_counter as core
+    import litellm.utils as utils
+
+    _litellm, _core, _utils = litellm, core, utils
+    original_token_counter = core.token_counter
+    original_wrapper_token_counter = utils.token_counter
+    original_encode = utils.encode
+    original_decode = utils.decode
+    _chunk_chars = _default_of(core._get_tiktoken_count_function, "chunk_size")
+    _max_exact_chars = _default_of(core._get_extrapolating_count_function, "max_exact_chars")
+    _plans.clear()
+
+
+def _default_of(function: Callable[..., object], parameter: str) -> int:
+    value = inspect.signature(function).parameters[parameter].default
+    if not isinstance(value, int) or value <= 0:
+        raise RuntimeError(f"unexpected default {parameter}={value!r} in LiteLLM's {function.__name__}")
+    return value
+
+
+def chunk_chars() -> int:
+    return _chunk_chars
+
+
+def max_exact_chars() -> int:
+    return _max_exact_chars
+
+
+def encoding(name: str) -> _native.Encoding:
+    found = _encodings.get(name)
+    if found is None:
+        found = _encodings[name] = _native.Encoding.get(name)
+    return found
+
+
+# ---- model resolution ---------------------------------------------------------------------
+
+
+def _registry_stamp() -> tuple[object, ...]:
+    litellm = _litellm
+    cost = litellm.model_cost
+    return (
+        id(cost),
+        len(cost),
+        len(litellm.open_ai_chat_completion_models),
+        len(litellm.azure_llms),
+        litellm.disable_hf_tokenizer_download,
+    )
+
+
+def plan_for(model: object) -> ModelPlan | None:
+    """The native plan for `model`, or None when LiteLLM's Python code must count it."""
+    global _plans_stamp
+    stamp = _registry_stamp()
+    if stamp != _plans_stamp:
+        _plans.clear()
+        _plans_stamp = stamp
+    try:
+        plan = _plans.get(model, None)
+    except TypeError:  # unhashable model: LiteLLM decides what happens
+        return None
+    if plan is None:
+        plan = _plans[model] = _resolve(model)
+    return None if plan is _NOT_NATIVE else plan  # type: ignore[return-value]
+
+
+def _resolve(model: object) -> object:
+    """Mirror `_get_exact_count_function` and `_MessageCountParams` with LiteLLM's own helpers."""
+    core, utils = _core, _utils
+    if model is None:
+        name = "cl100k_base"  # LiteLLM's default encoding
+    elif not isinstance(model, str):
+        return _NOT_NATIVE
+    else:
+        hf_possible = _litellm.disable_hf_tokenizer_download is not True
+        if hf_possible and utils.huggingface_tokenizer_kind(model) is not None:
+            return _NOT_NATIVE  # a Hugging Face tokenizer may answer; it stays on Python
+        name = core.openai_tokenizer_encoding_name(model)
+    if name not in NATIVE_ENCODINGS:
+        return _NOT_NATIVE
+    legacy = core.uses_legacy_message_accounting(model)
+    return ModelPlan(
+        encoding=encoding(name),
+        tokens_per_message=4 if legacy else 3,
+        tokens_per_name=-1 if legacy else 1,
+        tool_section=core.chat_template_tool_section(model),
+    )
+
+
+# ---- counting strings ---------------------------------------------------------------------
+
+
+def _repair_surrogates(text: str) -> str:
+    """What tiktoken encodes for a str that is not valid UTF-8: surrogate pairs joined, lone ones
+    replaced with U+FFFD."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _count_exact(enc: _native.Encoding, text: str) -> int:
+    """LiteLLM's exact count: independent chunks of `_chunk_chars` code points."""
+    try:
+        return enc.count_chunked(text, _chunk_chars)
+    except UnicodeEncodeError:
+        size = _chunk_chars
+        return sum(enc.count(_repair_surrogates(text[i : i + size])) for i in range(0, len(text), size))
+
+
+def count_text(enc: _native.Encoding, text: str) -> int:
+    """LiteLLM's count function for one string: exact up to the limit, sampled above it."""
+    if len(text) <= _max_exact_chars:
+        return _count_exact(enc, text)
+    return _core._get_extrapolating_count_function(lambda piece: _count_exact(enc, piece), _max_exact_chars)(text)
+
+
+def count_texts(enc: _native.Encoding, texts: list[str]) -> int:
+    """Sum of `count_text` over `texts`, in one native call when that is possible."""
+    if not texts:
+        return 0
+    try:
+        if max(map(len, texts)) <= _max_exact_chars:
+            return enc.count_chunked_many(texts, _chunk_chars)
+    except UnicodeEncodeError:
+        pass  # a lone surrogate somewhere: count string by string
+    return sum(count_text(enc, text) for text in texts)
+
+
+# ---- messages -----------------------------------------------------------------------------
+
+_TEXT_FIELD_BY_BLOCK_TYPE: Final = {"text": "text", "thinking": "thinking", "redacted_thinking": "thinking", "compaction": "content"}
+
+
+class Unsupported(Exception):
+    """The payload has a shape the native path does not reproduce; LiteLLM's function answers."""
+
+
+def _collect_message_texts(plan: ModelPlan, messages: list[dict[str, Any]], texts: list[str]) -> int:
+    """Append every string LiteLLM counts in `messages` to `texts`; return the constant tokens.
+
+    Follows `_count_messages`: every str value counts (role included), a `name` adds
+    `tokens_per_name`, tool/function calls count their arguments, content lists count their
+    text blocks. Anything else raises Unsupported."""
+    constant = 0
+    per_message, per_name = plan.tokens_per_message, plan.tokens_per_name
+    append = texts.append
+    for message in messages:
+        constant += per_message
+        for key, value in message.items():
+            if value is None:
+                continue
+            if key == "tool_calls":
+                if type(value) is not list:
+                    raise Unsupported
+                for call in value:
+                    if type(call) is not dict or type(call.get("function")) is not dict:
+                        raise Unsupported
+                    append(str(call["function"].get("arguments", "")))
+            elif key == "function_call":
+                if type(value) is not dict:
+                    raise Unsupported
+                append(str(value.get("arguments", "")))
+            elif isinstance(value, str):
+                append(value)
+                if key == "name":
+                    constant += per_name
+            elif key == "content" and isinstance(value, list):
+                _collect_content_texts(value, append)
+            elif key == "provider_specific_fields" or (key == "search_results" and isinstance(value, list)):
+                raise Unsupported
+    return constant
+
+
+def _collect_content_texts(parts: list[Any], append: Callable[[str], None]) -> None:
+    for part in parts:
+        if isinstance(part, str):
+            append(part)
+            continue
+        if type(part) is not dict:
+            raise Unsupported
+        block_type = part.get("type")
+        field = _TEXT_FIELD_BY_BLOCK_TYPE.get(block_type) if type(block_type) is str else None
+        if field is None:
+            raise Unsupported  # images, documents, tool blocks, errors: LiteLLM's code
+        text = str(part.get(field) or "")
+        if text:
+            append(text)
+
+
+def _as_message_dicts(messages: object) -> list[dict[str, Any]]:
+    if type(messages) is list and all(type(message) is dict for message in messages):
+        return messages  # type: ignore[return-value]  # LiteLLM's copy would hold the same values
+    if not isinstance(messages, (list, tuple)):
+        raise Unsupported
+    try:
+        converted = _utils.convert_list_message_to_dict(messages)
+    except Exception:
+        raise Unsupported from None  # LiteLLM raises its own error for this input
+    return converted
+
+
+def count_messages_native(
+    plan: ModelPlan,
+    messages: object,
+    count_response_tokens: object,
+    tools: object,
+    tool_choice: object,
+) -> int:
+    message_dicts = _as_message_dicts(messages)
+    texts: list[str] = []
+    total = _collect_message_texts(plan, message_dicts, texts)
+    enc = plan.encoding
+    total += count_texts(enc, texts)
+    if count_response_tokens is False:
+        includes_system = any(message.get("role", None) == "system" for message in message_dicts)
+        if not tools and tool_choice is None:
+            total += 3  # reply primer
+        else:
+            total += _core._count_extra(
+                lambda text: count_text(enc, text), tools, tool_choice, includes_system, plan.tool_section
+            )
+    return total
+
+
+# ---- the drop-ins -------------------------------------------------------------------------
+
+
+def _native_count(
+    model: object,
+    custom_tokenizer: object,
+    text: object,
+    messages: object,
+    count_response_tokens: object,
+    tools: object,
+    tool_choice: object,
+) -> int:
+    """The native answer, or raises Unsupported."""
+    if custom_tokenizer is not None:
+        raise Unsupported
+    plan = plan_for(model)
+    if plan is None:
+        raise Unsupported
+    if text is not None:
+        if messages is not None or tools or tool_choice:
+            raise Unsupported  # LiteLLM raises ValueError
+        if isinstance(text, str):
+            return count_text(plan.encoding, text)
+        if isinstance(text, list):
+            return count_text(plan.encoding, "".join(t for t in text if isinstance(t, str)))
+        raise Unsupported
+    if messages is None:
+        raise Unsupported
+    return count_messages_native(plan, messages, count_response_tokens, tools, tool_choice)
+
+
+def _payload(text: object, messages: object) -> tuple[str, int]:
+    """Payload class and O(1) size estimate for the selector."""
+    if type(text) is str:
+        return "text", len(text)
+    if type(messages) is list:
+        return "messages", len(messages)
+    return "other", 0
+
+
+def token_counter(
+    model: Any = "",
+    custom_tokenizer: Any = None,
+    text: Any = None,
+    messages: Any = None,
+    count_response_tokens: Any = False,
+    tools: Any = None,
+    tool_choice: Any = None,
+    use_default_image_token_count: Any = False,
+    default_token_count: Any = None,
+) -> int:
+    """LiteLLM's `token_counter`, counted natively where the answer is provably the same."""
+    if _litellm.disable_token_counter is True:
+        return 0
+    component = COMPONENT
+    mode = component.mode
+    if mode == "python" or (mode == "auto" and not component.auto_wants_native(*_payload(text, messages))):
+        return _python_count(
+            component, model, custom_tokenizer, text, messages, count_response_tokens, tools,
+            tool_choice, use_default_image_token_count, default_token_count,
+        )  # fmt: skip
+    sample = component.should_sample()
+    started = time.perf_counter_ns() if sample else 0
+    try:
+        result = _native_count(model, custom_tokenizer, text, messages, count_response_tokens, tools, tool_choice)
+    except Unsupported:
+        component.unsupported_calls += 1
+        return original_token_counter(  # type: ignore[misc]
+            model, custom_tokenizer, text, messages, count_response_tokens, tools,
+            tool_choice, use_default_image_token_count, default_token_count,
+        )  # fmt: skip
+    except BaseException as error:  # incl. pyo3 PanicException, which is not an Exception
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+        _note_fallback(component, error)
+        return original_token_counter(  # type: ignore[misc]
+            model, custom_tokenizer, text, messages, count_response_tokens, tools,
+            tool_choice, use_default_image_token_count, default_token_count,
+        )  # fmt: skip
+    if sample:
+        component.rust_latency.record(time.perf_counter_ns() - started)
+    component.rust_calls += 1
+    if mode == "shadow":
+        return _shadow_compare(
+            component, result, original_token_counter, model, custom_tokenizer, text, messages, count_response_tokens, tools,
+            tool_choice, use_default_image_token_count, default_token_count,
+        )  # fmt: skip
+    return result
+
+
+def _python_count(component: Component, *args: Any) -> int:
+    component.python_calls += 1
+    if component.should_sample():
+        started = time.perf_counter_ns()
+        result = original_token_counter(*args)  # type: ignore[misc]
+        component.python_latency.record(time.perf_counter_ns() - started)
+        return result
+    return original_token_counter(*args)  # type: ignore[misc]
+
+
+def _shadow_compare(component: Component, native_result: object, original: Any, *args: Any) -> Any:
+    """Shadow mode: LiteLLM's answer is returned; a different native answer is counted and logged."""
+    component.shadow_calls += 1
+    expected = original(*args)
+    if expected != native_result:
+        component.shadow_mismatches += 1
+        logger.warning("fast_litellm shadow mismatch in tokens: native=%r litellm=%r", native_result, expected)
+    return expected
+
+
+def _note_fallback(component: Component, error: BaseException) -> None:
+    first = component.fallbacks == 0
+    component.record_fallback(error)
+    if first:
+        logger.warning("fast_litellm: native tokens call failed, LiteLLM answered instead: %r", error)
+
+
+def encode(model: Any = "", text: Any = "", custom_tokenizer: Any = None) -> Any:
+    """LiteLLM's `encode`: cl100k_base token ids for OpenAI-tokenizer models."""
+    component = COMPONENT
+    if component.mode == "python" or custom_tokenizer is not None or type(text) is not str:
+        return _python_call(component, original_encode, model, text, custom_tokenizer)
+    if plan_for(model) is None:  # a Hugging Face tokenizer may be selected: LiteLLM decides
+        component.unsupported_calls += 1
+        return original_encode(model, text, custom_tokenizer)  # type: ignore[misc]
+    try:
+        enc = encoding("cl100k_base")  # LiteLLM encodes with its default encoding for every model
+        try:
+            result = enc.encode(text)
+        except UnicodeEncodeError:
+            result = enc.encode(_repair_surrogates(text))
+    except BaseException as error:
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+        _note_fallback(component, error)
+        return original_encode(model, text, custom_tokenizer)  # type: ignore[misc]
+    component.rust_calls += 1
+    if component.mode == "shadow":
+        return _shadow_compare(component, result, original_encode, model, text, custom_tokenizer)
+    return result
+
+
+def decode(model: Any = "", tokens: Any = (), custom_tokenizer: Any = None, skip_special_tokens: bool = True) -> Any:
+    """LiteLLM's `decode`: cl100k_base tokens to text (invalid UTF-8 replaced)."""
+    component = COMPONENT
+    args = (model, tokens, custom_tokenizer, skip_special_tokens)
+    if component.mode == "python" or custom_tokenizer is not None:
+        return _python_call(component, original_decode, *args)
+    if plan_for(model) is None:
+        component.unsupported_calls += 1
+        return original_decode(*args)  # type: ignore[misc]
+    try:
+        data = encoding("cl100k_base").decode_bytes(tokens)
+    except (TypeError, KeyError, OverflowError, ValueError):
+        component.unsupported_calls += 1  # not a sequence of known ids: LiteLLM raises its own error
+        return original_decode(*args)  # type: ignore[misc]
+    except BaseException as error:
+        if isinstance(error, (KeyboardInterrupt, SystemExit)):
+            raise
+        _note_fallback(component, error)
+        return original_decode(*args)  # type: ignore[misc]
+    component.rust_calls += 1
+    result = data.decode("utf-8", errors="replace")
+    if component.mode == "shadow":
+        return _shadow_compare(component, result, original_decode, *args)
+    return result
+
+
+def _python_call(component: Component, function: Any, *args: Any) -> Any:
+    component.python_calls += 1
+    return function(*args)

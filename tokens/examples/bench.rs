@@ -1,0 +1,70 @@
+//! Timing harness: `cargo run --release -p fast-litellm-tokens --example bench`.
+//!
+//! Prints per-call times for the workloads the crate is tuned for.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use fast_litellm_tokens::{Encoding, EncodingName};
+
+/// Median-free but stable enough: run `f` for ~`budget` and report the mean per call.
+fn time<F: FnMut() -> usize>(label: &str, budget: Duration, mut f: F) {
+    let mut sink = f(); // warm-up (and vocabulary load)
+    let start = Instant::now();
+    let mut calls = 0u32;
+    while start.elapsed() < budget {
+        sink = sink.wrapping_add(black_box(f()));
+        calls += 1;
+    }
+    let per_call = start.elapsed() / calls;
+    println!("{label:<44} {per_call:>12.3?}  (result {})", f());
+    black_box(sink);
+}
+
+/// ~`bytes` of English prose mixed with code, deterministic.
+fn prose_and_code(bytes: usize) -> String {
+    let parts = [
+        "The quick brown fox jumps over the lazy dog. ",
+        "It's what they'll say: \"we've done it\", isn't it?\n",
+        "fn main() {\n    let x: Vec<u32> = (0..10).map(|i| i * 2).collect();\n}\n",
+        "In 2024, revenue grew 17.5% to $3,141,592 (see Table 3).\n\n",
+        "    def count(self, text: str) -> int:\n        return len(self.encode(text))\n",
+        "Ünïcödé café naïve résumé — “quotes” and ‘apostrophes’… ",
+        "<|endoftext|> special-looking text stays ordinary.\r\n",
+    ];
+    let mut text = String::new();
+    let mut i = 0usize;
+    while text.len() < bytes {
+        text.push_str(parts[i % parts.len()]);
+        i = i.wrapping_mul(31).wrapping_add(7) % 1009;
+    }
+    text
+}
+
+fn main() {
+    let sentence = "The quick brown fox jumps over the lazy dog!!";
+    let prose = prose_and_code(400 * 1024);
+    let xs = "x".repeat(1 << 20);
+    let spaces = " ".repeat(1 << 20);
+    let quotes = "'".repeat(1 << 20);
+    let digits = "1234567890".repeat(1 << 17);
+    let budget = Duration::from_millis(700);
+    for name in EncodingName::ALL {
+        let enc = Encoding::get(name);
+        println!("== {name} ({} tokens in sentence)", enc.count(sentence));
+        time("count 45-char sentence", budget, || enc.count(black_box(sentence)));
+        time("encode 45-char sentence", budget, || enc.encode(black_box(sentence)).len());
+        time("count_chunked 400 KB, 1024 (rayon)", budget, || {
+            enc.count_chunked(black_box(&prose), 1024)
+        });
+        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        time("count_chunked 400 KB, 1024 (1 thread)", budget, || {
+            single.install(|| enc.count_chunked(black_box(&prose), 1024))
+        });
+        time("count 400 KB (one chunk)", budget, || enc.count(black_box(&prose)));
+        time("count 1 MB \"x\"", budget, || enc.count(black_box(&xs)));
+        time("count 1 MB spaces", budget, || enc.count(black_box(&spaces)));
+        time("count 1 MB \"'\"", budget, || enc.count(black_box(&quotes)));
+        time("count 1.25 MB digits", budget, || enc.count(black_box(&digits)));
+    }
+}

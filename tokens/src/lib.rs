@@ -1,0 +1,12 @@
+//! Exact, tiktoken-compatible token counting for the encodings LiteLLM resolves OpenAI models to.
+//!
+//! Counts match `len(tiktoken.get_encoding(name).encode(text, disallowed_special=()))`, i.e.
+//! special-token text is encoded as ordinary text. [`Encoding::count_chunked`] reproduces
+//! LiteLLM's rule of encoding text in independent fixed-size character chunks; because the
+//! chunks are independent, large inputs are counted on several cores with identical results.
+
+mod chunks;
+mod encoding;
+
+pub use chunks::chunk_byte_ranges;
+pub use encoding::{Encoding, EncodingName, UnknownEncoding};
