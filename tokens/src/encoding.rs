@@ -7,6 +7,8 @@ use bpe_openai::Tokenizer;
 use rayon::prelude::*;
 
 use crate::chunks::chunk_byte_ranges;
+use crate::pretokenize::{Pattern, Pieces};
+use crate::vocab::Vocab;
 
 /// Below this many bytes a text is counted on the calling thread: handing work to the
 /// pool costs more than the count itself.
@@ -65,6 +67,8 @@ impl FromStr for EncodingName {
 pub struct Encoding {
     name: EncodingName,
     tokenizer: &'static Tokenizer,
+    pattern: Pattern,
+    vocab: Vocab,
     special_tokens: &'static [(&'static str, u32)],
 }
 
@@ -77,18 +81,39 @@ const CL100K_SPECIAL: &[(&str, u32)] = &[
 ];
 const O200K_SPECIAL: &[(&str, u32)] = &[("<|endoftext|>", 199999), ("<|endofprompt|>", 200018)];
 
-static CL100K: std::sync::LazyLock<Encoding> = std::sync::LazyLock::new(|| Encoding {
-    name: EncodingName::Cl100kBase,
-    tokenizer: bpe_openai::cl100k_base(),
-    special_tokens: CL100K_SPECIAL,
+static CL100K: std::sync::LazyLock<Encoding> = std::sync::LazyLock::new(|| {
+    Encoding::new(
+        EncodingName::Cl100kBase,
+        bpe_openai::cl100k_base(),
+        Pattern::Cl100k,
+        CL100K_SPECIAL,
+    )
 });
-static O200K: std::sync::LazyLock<Encoding> = std::sync::LazyLock::new(|| Encoding {
-    name: EncodingName::O200kBase,
-    tokenizer: bpe_openai::o200k_base(),
-    special_tokens: O200K_SPECIAL,
+static O200K: std::sync::LazyLock<Encoding> = std::sync::LazyLock::new(|| {
+    Encoding::new(
+        EncodingName::O200kBase,
+        bpe_openai::o200k_base(),
+        Pattern::O200k,
+        O200K_SPECIAL,
+    )
 });
 
 impl Encoding {
+    fn new(
+        name: EncodingName,
+        tokenizer: &'static Tokenizer,
+        pattern: Pattern,
+        special_tokens: &'static [(&'static str, u32)],
+    ) -> Encoding {
+        Encoding {
+            name,
+            tokenizer,
+            pattern,
+            vocab: Vocab::new(&tokenizer.bpe),
+            special_tokens,
+        }
+    }
+
     /// The process-wide instance of an encoding; the vocabulary is loaded on first use.
     pub fn get(name: EncodingName) -> &'static Encoding {
         match name {
@@ -103,10 +128,25 @@ impl Encoding {
 
     /// Number of tokens of `text` encoded as one piece (tiktoken's `encode_ordinary`).
     pub fn count(&self, text: &str) -> usize {
-        self.tokenizer
-            .split(text)
-            .map(|piece| self.tokenizer.bpe.count(piece.as_bytes()))
+        let bytes = text.as_bytes();
+        Pieces::new(text, self.pattern)
+            .map(|(start, end)| self.vocab.count(&bytes[start..end]))
             .sum()
+    }
+
+    /// The pieces tiktoken's split pattern cuts `text` into before BPE (exposed for tests).
+    pub fn split<'a>(&self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        Pieces::new(text, self.pattern).map(move |(start, end)| &text[start..end])
+    }
+
+    /// The splitter of the `bpe-openai` crate, a regex-based reference for [`Self::split`].
+    pub fn reference_split<'a>(&'a self, text: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.tokenizer.split(text)
+    }
+
+    /// Bytes of the token lookup table this encoding builds on first use.
+    pub fn lookup_table_bytes(&self) -> usize {
+        self.vocab.table_bytes()
     }
 
     /// Sum of the counts of consecutive `chunk_chars`-code-point chunks of `text`, LiteLLM's
@@ -128,12 +168,17 @@ impl Encoding {
 
     /// Token ids of `text` with special-token text encoded as ordinary text.
     pub fn encode(&self, text: &str) -> Vec<u32> {
-        self.tokenizer.encode(text)
+        let bytes = text.as_bytes();
+        let mut tokens = Vec::with_capacity(text.len() / 4 + 1);
+        for (start, end) in Pieces::new(text, self.pattern) {
+            self.vocab.encode_into(&bytes[start..end], &mut tokens);
+        }
+        tokens
     }
 
     /// The bytes of `tokens`, special tokens included; `None` if any id is not in the vocabulary.
     pub fn decode_bytes(&self, tokens: &[u32]) -> Option<Vec<u8>> {
-        let bpe = &self.tokenizer.bpe;
+        let bpe = self.vocab.bpe();
         let ordinary = bpe.num_tokens();
         let mut out = Vec::with_capacity(tokens.len() * 4);
         for &token in tokens {

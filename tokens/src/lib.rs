@@ -6,7 +6,10 @@
 //! chunks are independent, large inputs are counted on several cores with identical results.
 
 mod chunks;
+mod classes;
 mod encoding;
+mod pretokenize;
+mod vocab;
 
 pub use chunks::chunk_byte_ranges;
 pub use encoding::{Encoding, EncodingName, UnknownEncoding};

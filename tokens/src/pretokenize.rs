@@ -220,7 +220,7 @@ impl Scanner<'_> {
         }
         // `\s+(?!\S)`: the whole run at the end of the text, else the run minus its last
         // character (which is then followed by whitespace). A single space falls to `\s+`.
-        if j == self.bytes.len() || last_start == i {
+        if last_start == i {
             j
         } else {
             last_start

@@ -1,0 +1,200 @@
+//! Fast token lookups on top of the `bpe` crate's vocabulary.
+//!
+//! Most pieces of ordinary text are a single token, and `bpe`'s backtracking encoder
+//! allocates per call, so an exact-match table answers those pieces directly. Short pieces
+//! that are not one token are merged with tiktoken's own algorithm on the stack.
+
+use bpe_openai::byte_pair_encoding::BytePairEncoding;
+
+/// Pieces up to this many bytes are merged on the stack; longer ones go to `bpe`, whose
+/// encoder does not slow down quadratically.
+pub(crate) const SMALL_PIECE: usize = 24;
+
+const EMPTY: u64 = u64::MAX;
+
+/// Map from token bytes to token id: open addressing with linear probing. A slot holds the
+/// high half of the hash (to reject most mismatches without touching the vocabulary) and
+/// the id.
+pub(crate) struct Vocab {
+    bpe: &'static BytePairEncoding,
+    slots: Box<[u64]>,
+    mask: usize,
+    /// Longest token in bytes: longer pieces skip the lookup.
+    max_token_len: usize,
+}
+
+impl Vocab {
+    pub(crate) fn new(bpe: &'static BytePairEncoding) -> Vocab {
+        let tokens = bpe.num_tokens();
+        // At most 3/8 full, so a miss usually ends at the first empty slot.
+        let capacity = (tokens * 8 / 3).next_power_of_two().max(16);
+        let mut vocab = Vocab {
+            bpe,
+            slots: vec![EMPTY; capacity].into_boxed_slice(),
+            mask: capacity - 1,
+            max_token_len: 0,
+        };
+        for id in 0..tokens as u32 {
+            let bytes = bpe.token_bytes(id);
+            vocab.max_token_len = vocab.max_token_len.max(bytes.len());
+            let hash = hash(bytes);
+            let mut slot = hash as usize & vocab.mask;
+            while vocab.slots[slot] != EMPTY {
+                slot = (slot + 1) & vocab.mask;
+            }
+            vocab.slots[slot] = (hash & !0xFFFF_FFFF) | u64::from(id);
+        }
+        vocab
+    }
+
+    pub(crate) fn bpe(&self) -> &'static BytePairEncoding {
+        self.bpe
+    }
+
+    /// Bytes of the table, for reporting.
+    pub(crate) fn table_bytes(&self) -> usize {
+        self.slots.len() * std::mem::size_of::<u64>()
+    }
+
+    /// The id of the token whose bytes are exactly `bytes`.
+    #[inline]
+    pub(crate) fn id(&self, bytes: &[u8]) -> Option<u32> {
+        if bytes.len() > self.max_token_len {
+            return None;
+        }
+        let hash = hash(bytes);
+        let tag = hash & !0xFFFF_FFFF;
+        let mut slot = hash as usize & self.mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == EMPTY {
+                return None;
+            }
+            if entry & !0xFFFF_FFFF == tag {
+                let id = entry as u32;
+                if self.bpe.token_bytes(id) == bytes {
+                    return Some(id);
+                }
+            }
+            slot = (slot + 1) & self.mask;
+        }
+    }
+
+    /// Number of tokens of one piece.
+    #[inline]
+    pub(crate) fn count(&self, piece: &[u8]) -> usize {
+        if piece.len() <= 1 {
+            return piece.len();
+        }
+        if self.id(piece).is_some() {
+            return 1;
+        }
+        if piece.len() <= SMALL_PIECE {
+            return SmallMerge::new(self, piece).run().len - 1;
+        }
+        self.bpe.count(piece)
+    }
+
+    /// Appends the tokens of one piece to `out`.
+    pub(crate) fn encode_into(&self, piece: &[u8], out: &mut Vec<u32>) {
+        if let Some(id) = self.id(piece) {
+            out.push(id);
+        } else if piece.len() <= SMALL_PIECE {
+            let merged = SmallMerge::new(self, piece).run();
+            for w in merged.starts[..merged.len].windows(2) {
+                let token = &piece[w[0] as usize..w[1] as usize];
+                // Every part of a finished merge is a token by construction.
+                out.push(self.id(token).unwrap_or(u32::MAX));
+            }
+        } else {
+            out.extend(self.bpe.encode_via_backtracking(piece));
+        }
+    }
+}
+
+/// tiktoken's `byte_pair_merge` for a piece of at most `SMALL_PIECE` bytes: repeatedly merge
+/// the adjacent pair whose concatenation has the lowest rank (token id), leftmost on ties.
+struct SmallMerge<'a> {
+    vocab: &'a Vocab,
+    piece: &'a [u8],
+    /// Part boundaries; `starts[len - 1] == piece.len()`.
+    starts: [u8; SMALL_PIECE + 1],
+    /// `ranks[k]`: rank of merging parts k and k + 1 (u32::MAX if not a token).
+    ranks: [u32; SMALL_PIECE + 1],
+    len: usize,
+}
+
+impl<'a> SmallMerge<'a> {
+    fn new(vocab: &'a Vocab, piece: &'a [u8]) -> Self {
+        debug_assert!(piece.len() <= SMALL_PIECE);
+        let mut merge = SmallMerge {
+            vocab,
+            piece,
+            starts: [0; SMALL_PIECE + 1],
+            ranks: [u32::MAX; SMALL_PIECE + 1],
+            len: piece.len() + 1,
+        };
+        for k in 0..merge.len {
+            merge.starts[k] = k as u8;
+        }
+        for k in 0..piece.len().saturating_sub(1) {
+            merge.ranks[k] = merge.pair_rank(k);
+        }
+        merge
+    }
+
+    /// Rank of the token spanning parts k and k + 1, if that is a token.
+    fn pair_rank(&self, k: usize) -> u32 {
+        match self.starts.get(k + 2) {
+            Some(&end) if k + 2 < self.len => {
+                let start = self.starts[k] as usize;
+                self.vocab
+                    .id(&self.piece[start..end as usize])
+                    .unwrap_or(u32::MAX)
+            }
+            _ => u32::MAX,
+        }
+    }
+
+    fn run(mut self) -> Self {
+        loop {
+            let parts = self.len - 1;
+            let (best, rank) = self.ranks[..parts]
+                .iter()
+                .enumerate()
+                .fold((0, u32::MAX), |acc, (k, &r)| if r < acc.1 { (k, r) } else { acc });
+            if rank == u32::MAX {
+                return self;
+            }
+            // Merge parts `best` and `best + 1`: drop boundary best + 1.
+            self.starts.copy_within(best + 2..self.len, best + 1);
+            self.ranks.copy_within(best + 2..self.len, best + 1);
+            self.len -= 1;
+            self.ranks[best] = self.pair_rank(best);
+            if best > 0 {
+                self.ranks[best - 1] = self.pair_rank(best - 1);
+            }
+        }
+    }
+}
+
+/// A fast hash for short byte strings (multiply-xorshift over 8-byte words).
+#[inline]
+fn hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (bytes.len() as u64).wrapping_mul(K);
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        h = (h ^ w).wrapping_mul(K).rotate_left(31);
+    }
+    let tail = words.remainder();
+    if !tail.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..tail.len()].copy_from_slice(tail);
+        h = (h ^ u64::from_le_bytes(buf)).wrapping_mul(K).rotate_left(31);
+    }
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h ^ (h >> 32)
+}
