@@ -36,10 +36,34 @@ CODE_SNIPPETS = [
     "https://example.com/path?query=1&other=two#frag",
 ]
 
-WORDS = (
-    "the quick brown fox jumps over the lazy dog token counter model router cache limiter "
-    "latency deployment request response stream chunk prompt completion assistant system user"
-).split()
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "the",
+    "lazy",
+    "dog",
+    "token",
+    "counter",
+    "model",
+    "router",
+    "cache",
+    "limiter",
+    "latency",
+    "deployment",
+    "request",
+    "response",
+    "stream",
+    "chunk",
+    "prompt",
+    "completion",
+    "assistant",
+    "system",
+    "user",
+]
 
 TEXT_MODELS = [
     "gpt-4o",

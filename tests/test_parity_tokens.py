@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import fast_litellm
 import litellm
 import litellm.litellm_core_utils.token_counter as core
 import pytest
 from corpus import HF_MODELS, TEXT_MODELS, huge_text_cases, message_cases, text_cases
-from litellm.types.utils import Message
-
-import fast_litellm
 from fast_litellm import tokens
+from litellm.types.utils import Message
 
 TEXT_CASES = 10_000
 MESSAGE_CASES = 2_500
@@ -79,7 +78,8 @@ def test_message_objects_match_litellm(mode, litellm_count):
     mode("rust")
     for case_id, kwargs in message_cases(300, seed=5):
         objects = [
-            Message(**message) if message["role"] == "assistant" and not isinstance(message.get("content"), list)
+            Message(**message)
+            if message["role"] == "assistant" and not isinstance(message.get("content"), list)
             else message
             for message in kwargs["messages"]
         ]
@@ -152,7 +152,9 @@ def test_encode_and_decode_match_litellm(mode):
 @pytest.mark.parametrize("bad", [[10**12], [-1], ["a"], [100257, 100276, 200000]])
 def test_decode_bad_tokens_behaves_like_litellm(mode, bad):
     mode("rust")
-    assert outcome(litellm.decode, model="gpt-4", tokens=bad) == outcome(tokens.original_decode, model="gpt-4", tokens=bad)
+    assert outcome(litellm.decode, model="gpt-4", tokens=bad) == outcome(
+        tokens.original_decode, model="gpt-4", tokens=bad
+    )
 
 
 def test_shadow_mode_returns_litellm_answer_and_counts(mode):

@@ -19,7 +19,9 @@ impl LatencyHistogram {
     fn new() -> PyResult<Self> {
         let histogram = Histogram::new_with_bounds(1, HIGHEST_NS, 3)
             .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
-        Ok(Self { inner: Mutex::new(histogram) })
+        Ok(Self {
+            inner: Mutex::new(histogram),
+        })
     }
 
     /// Record one latency; values outside 1 ns..100 s are clamped.
@@ -43,22 +45,31 @@ impl LatencyHistogram {
 
     /// The value at `quantile` (0..=1), in nanoseconds; 0 when empty.
     fn value_at_quantile(&self, quantile: f64) -> u64 {
-        self.inner.lock().map(|h| h.value_at_quantile(quantile.clamp(0.0, 1.0))).unwrap_or(0)
+        self.inner
+            .lock()
+            .map(|h| h.value_at_quantile(quantile.clamp(0.0, 1.0)))
+            .unwrap_or(0)
     }
 
     /// count, min, p50, p90, p99, max (ns), as a dict.
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let dict = PyDict::new(py);
-        let histogram = self
-            .inner
-            .lock()
-            .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("latency histogram lock poisoned"))?;
+        let histogram = self.inner.lock().map_err(|_| {
+            pyo3::exceptions::PyRuntimeError::new_err("latency histogram lock poisoned")
+        })?;
         let count = histogram.len();
         dict.set_item("count", count)?;
         let empty = count == 0;
         dict.set_item("min", if empty { 0 } else { histogram.min() })?;
         for (key, q) in [("p50", 0.5), ("p90", 0.9), ("p99", 0.99)] {
-            dict.set_item(key, if empty { 0 } else { histogram.value_at_quantile(q) })?;
+            dict.set_item(
+                key,
+                if empty {
+                    0
+                } else {
+                    histogram.value_at_quantile(q)
+                },
+            )?;
         }
         dict.set_item("max", if empty { 0 } else { histogram.max() })?;
         Ok(dict)

@@ -20,9 +20,11 @@ impl PyEncoding {
     /// The encoding called `name` ("cl100k_base" or "o200k_base"); loads its vocabulary once.
     #[staticmethod]
     fn get(py: Python<'_>, name: &str) -> PyResult<Self> {
-        let name: EncodingName = name
-            .parse()
-            .map_err(|e: fast_litellm_tokens::UnknownEncoding| PyValueError::new_err(e.to_string()))?;
+        let name: EncodingName =
+            name.parse()
+                .map_err(|e: fast_litellm_tokens::UnknownEncoding| {
+                    PyValueError::new_err(e.to_string())
+                })?;
         // Loading the vocabulary takes a while the first time: let other threads run.
         let inner = py.detach(|| {
             let encoding = Encoding::get(name);
@@ -45,13 +47,23 @@ impl PyEncoding {
     /// Tokens of `text` counted in independent chunks of `chunk_chars` code points.
     ///
     /// Raises UnicodeEncodeError when `text` holds lone surrogates (not valid UTF-8).
-    fn count_chunked(&self, py: Python<'_>, text: &Bound<'_, PyString>, chunk_chars: usize) -> PyResult<usize> {
+    fn count_chunked(
+        &self,
+        py: Python<'_>,
+        text: &Bound<'_, PyString>,
+        chunk_chars: usize,
+    ) -> PyResult<usize> {
         let text = text.to_str()?;
         Ok(count_chunked(py, self.inner, text, chunk_chars))
     }
 
     /// Sum of `count_chunked` over every str of `texts`, in one crossing.
-    fn count_chunked_many(&self, py: Python<'_>, texts: &Bound<'_, PyList>, chunk_chars: usize) -> PyResult<usize> {
+    fn count_chunked_many(
+        &self,
+        py: Python<'_>,
+        texts: &Bound<'_, PyList>,
+        chunk_chars: usize,
+    ) -> PyResult<usize> {
         let mut total = 0;
         for item in texts.iter() {
             let text = item.cast::<PyString>()?;
@@ -79,7 +91,11 @@ impl PyEncoding {
     }
 
     /// The bytes of `tokens`; KeyError if an id is not in the vocabulary.
-    fn decode_bytes<'py>(&self, py: Python<'py>, tokens: Vec<u32>) -> PyResult<Bound<'py, PyBytes>> {
+    fn decode_bytes<'py>(
+        &self,
+        py: Python<'py>,
+        tokens: Vec<u32>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
         let bytes = py
             .detach(|| self.inner.decode_bytes(&tokens))
             .ok_or_else(|| PyKeyError::new_err("token id not in the vocabulary"))?;
@@ -87,11 +103,19 @@ impl PyEncoding {
     }
 
     fn __repr__(&self) -> String {
-        format!("<fast_litellm._native.Encoding {:?}>", self.inner.name().as_str())
+        format!(
+            "<fast_litellm._native.Encoding {:?}>",
+            self.inner.name().as_str()
+        )
     }
 }
 
-fn count_chunked(py: Python<'_>, encoding: &'static Encoding, text: &str, chunk_chars: usize) -> usize {
+fn count_chunked(
+    py: Python<'_>,
+    encoding: &'static Encoding,
+    text: &str,
+    chunk_chars: usize,
+) -> usize {
     if text.len() < DETACH_MIN_BYTES {
         return encoding.count_chunked(text, chunk_chars);
     }

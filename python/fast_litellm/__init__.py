@@ -31,7 +31,7 @@ _patcher = Patcher(
             component="tokens",
             prepare=tokens.install,
             targets=[
-                Target("tokens", "litellm.utils", "token_counter", tokens.token_counter),
+                Target("tokens", "litellm.utils", "token_counter", tokens.wrapper_token_counter),
                 Target("tokens", "litellm.litellm_core_utils.token_counter", "token_counter", tokens.token_counter),
                 Target("tokens", "litellm.utils", "encode", tokens.encode),
                 Target("tokens", "litellm.utils", "decode", tokens.decode),

@@ -35,7 +35,9 @@ def _status(as_json: bool) -> int:
     print(f"fast-litellm {status['fast_litellm_version']} on litellm {status['litellm_version']}")
     if status["disabled"]:
         print("DISABLED by FAST_LITELLM_DISABLE: nothing is patched")
-    print(f"policy: {status['policy']['source']}" + (f" ({status['policy']['path']})" if status["policy"]["path"] else ""))
+    print(
+        f"policy: {status['policy']['source']}" + (f" ({status['policy']['path']})" if status["policy"]["path"] else "")
+    )
     for problem in status["policy"]["problems"]:
         print(f"  policy problem: {problem}")
     print("components:")

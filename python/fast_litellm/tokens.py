@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -125,7 +126,7 @@ def plan_for(model: object) -> ModelPlan | None:
         _plans.clear()
         _plans_stamp = stamp
     try:
-        plan = _plans.get(model, None)
+        plan = _plans.get(model)
     except TypeError:  # unhashable model: LiteLLM decides what happens
         return None
     if plan is None:
@@ -195,7 +196,12 @@ def count_texts(enc: _native.Encoding, texts: list[str]) -> int:
 
 # ---- messages -----------------------------------------------------------------------------
 
-_TEXT_FIELD_BY_BLOCK_TYPE: Final = {"text": "text", "thinking": "thinking", "redacted_thinking": "thinking", "compaction": "content"}
+_TEXT_FIELD_BY_BLOCK_TYPE: Final = {
+    "text": "text",
+    "thinking": "thinking",
+    "redacted_thinking": "thinking",
+    "compaction": "content",
+}
 
 
 class Unsupported(Exception):
@@ -373,10 +379,20 @@ def token_counter(
     component.rust_calls += 1
     if mode == "shadow":
         return _shadow_compare(
-            component, result, original_token_counter, model, custom_tokenizer, text, messages, count_response_tokens, tools,
-            tool_choice, use_default_image_token_count, default_token_count,
+            component, result, original_token_counter, model, custom_tokenizer, text, messages,
+            count_response_tokens, tools, tool_choice, use_default_image_token_count, default_token_count,
         )  # fmt: skip
     return result
+
+
+# `litellm.utils.token_counter` is a thin wrapper around the core function with the same
+# signature, so one implementation serves both; a distinct function object per target lets
+# unpatch() put back the right original wherever a module bound either one.
+wrapper_token_counter = types.FunctionType(
+    token_counter.__code__, token_counter.__globals__, "token_counter", token_counter.__defaults__
+)
+wrapper_token_counter.__doc__ = token_counter.__doc__
+wrapper_token_counter.__qualname__ = "wrapper_token_counter"
 
 
 def _python_count(component: Component, *args: Any) -> int:

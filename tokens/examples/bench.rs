@@ -9,12 +9,23 @@ use fast_litellm_tokens::{Encoding, EncodingName};
 
 /// Median-free but stable enough: run `f` for ~`budget` and report the mean per call.
 fn time<F: FnMut() -> usize>(label: &str, budget: Duration, mut f: F) {
+    // `cargo run --example bench -- WORD` runs only the workloads whose label contains WORD.
+    if let Some(filter) = std::env::args().nth(1) {
+        if !label.contains(&filter) {
+            return;
+        }
+    }
     let mut sink = f(); // warm-up (and vocabulary load)
     let start = Instant::now();
     let mut calls = 0u32;
+    // Read the clock once per batch so it does not weigh on sub-microsecond calls.
+    let mut batch = 1;
     while start.elapsed() < budget {
-        sink = sink.wrapping_add(black_box(f()));
-        calls += 1;
+        for _ in 0..batch {
+            sink = sink.wrapping_add(black_box(f()));
+        }
+        calls += batch;
+        batch = (batch * 2).min(1024);
     }
     let per_call = start.elapsed() / calls;
     println!("{label:<44} {per_call:>12.3?}  (result {})", f());
@@ -42,7 +53,10 @@ fn prose_and_code(bytes: usize) -> String {
 }
 
 fn main() {
-    let sentence = "The quick brown fox jumps over the lazy dog!!";
+    // 45 characters, 12 tokens in both encodings.
+    let sentence = "The cat sat on the mat and then it ran away!!";
+    // 45 characters; contractions make multi-token pieces.
+    let contractions = "Hello, world! How's it going? Let's count it.";
     let prose = prose_and_code(400 * 1024);
     let xs = "x".repeat(1 << 20);
     let spaces = " ".repeat(1 << 20);
@@ -52,19 +66,38 @@ fn main() {
     for name in EncodingName::ALL {
         let enc = Encoding::get(name);
         println!("== {name} ({} tokens in sentence)", enc.count(sentence));
-        time("count 45-char sentence", budget, || enc.count(black_box(sentence)));
-        time("encode 45-char sentence", budget, || enc.encode(black_box(sentence)).len());
+        time("count 45-char sentence", budget, || {
+            enc.count(black_box(sentence))
+        });
+        time("count 45-char sentence with contractions", budget, || {
+            enc.count(black_box(contractions))
+        });
+        time("split 45-char sentence", budget, || {
+            enc.split(black_box(sentence)).count()
+        });
+        time("encode 45-char sentence", budget, || {
+            enc.encode(black_box(sentence)).len()
+        });
         time("count_chunked 400 KB, 1024 (rayon)", budget, || {
             enc.count_chunked(black_box(&prose), 1024)
         });
-        let single = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let single = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         time("count_chunked 400 KB, 1024 (1 thread)", budget, || {
             single.install(|| enc.count_chunked(black_box(&prose), 1024))
         });
-        time("count 400 KB (one chunk)", budget, || enc.count(black_box(&prose)));
+        time("count 400 KB (one chunk)", budget, || {
+            enc.count(black_box(&prose))
+        });
         time("count 1 MB \"x\"", budget, || enc.count(black_box(&xs)));
-        time("count 1 MB spaces", budget, || enc.count(black_box(&spaces)));
+        time("count 1 MB spaces", budget, || {
+            enc.count(black_box(&spaces))
+        });
         time("count 1 MB \"'\"", budget, || enc.count(black_box(&quotes)));
-        time("count 1.25 MB digits", budget, || enc.count(black_box(&digits)));
+        time("count 1.25 MB digits", budget, || {
+            enc.count(black_box(&digits))
+        });
     }
 }

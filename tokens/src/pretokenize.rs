@@ -96,7 +96,7 @@ struct Scanner<'a> {
 
 impl Scanner<'_> {
     /// The character starting at byte `i` (a char boundary), or an `END` marker past the text.
-    #[inline]
+    #[inline(always)]
     fn at(&self, i: usize) -> Char {
         let Some(&b0) = self.bytes.get(i) else {
             return Char {
@@ -220,7 +220,7 @@ impl Scanner<'_> {
         }
         // `\s+(?!\S)`: the whole run at the end of the text, else the run minus its last
         // character (which is then followed by whitespace). A single space falls to `\s+`.
-        if last_start == i {
+        if j == self.bytes.len() || last_start == i {
             j
         } else {
             last_start
@@ -291,7 +291,11 @@ impl Scanner<'_> {
     fn o200k_word_end(&self, i: usize, c: Char) -> Option<usize> {
         let after_prefix = c.is_prefix().then_some(i + c.len);
         let starts = [after_prefix, Some(i)];
-        if let Some(end) = starts.iter().flatten().find_map(|&s| self.upper_lower_end(s)) {
+        if let Some(end) = starts
+            .iter()
+            .flatten()
+            .find_map(|&s| self.upper_lower_end(s))
+        {
             return Some(end);
         }
         starts.iter().flatten().find_map(|&s| {

@@ -159,10 +159,14 @@ impl<'a> SmallMerge<'a> {
     fn run(mut self) -> Self {
         loop {
             let parts = self.len - 1;
-            let (best, rank) = self.ranks[..parts]
-                .iter()
-                .enumerate()
-                .fold((0, u32::MAX), |acc, (k, &r)| if r < acc.1 { (k, r) } else { acc });
+            let (best, rank) =
+                self.ranks[..parts]
+                    .iter()
+                    .enumerate()
+                    .fold(
+                        (0, u32::MAX),
+                        |acc, (k, &r)| if r < acc.1 { (k, r) } else { acc },
+                    );
             if rank == u32::MAX {
                 return self;
             }
@@ -178,23 +182,43 @@ impl<'a> SmallMerge<'a> {
     }
 }
 
-/// A fast hash for short byte strings (multiply-xorshift over 8-byte words).
+/// A fast hash for short byte strings: multiply-rotate over 8-byte words. The tail is read
+/// with overlapping loads rather than copied into a buffer, which would stall on store
+/// forwarding; the length is mixed in, so overlapping reads cannot confuse two lengths.
 #[inline]
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (bytes.len() as u64).wrapping_mul(K);
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
-        h = (h ^ w).wrapping_mul(K).rotate_left(31);
-    }
-    let tail = words.remainder();
-    if !tail.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..tail.len()].copy_from_slice(tail);
-        h = (h ^ u64::from_le_bytes(buf)).wrapping_mul(K).rotate_left(31);
+    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(31);
+    let n = bytes.len();
+    let mut h = (n as u64).wrapping_mul(K);
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 < n {
+            h = mix(h, read_u64(bytes, i));
+            i += 8;
+        }
+        h = mix(h, read_u64(bytes, n - 8));
+    } else if n >= 4 {
+        h = mix(h, (read_u32(bytes, 0) << 32) | read_u32(bytes, n - 4));
+    } else if n > 0 {
+        let (a, b, c) = (bytes[0], bytes[n / 2], bytes[n - 1]);
+        h = mix(h, u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c));
     }
     h ^= h >> 29;
     h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h ^ (h >> 32)
+}
+
+#[inline(always)]
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+#[inline(always)]
+fn read_u32(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0u8; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u64::from(u32::from_le_bytes(word))
 }

@@ -21,7 +21,11 @@ fn check(name: EncodingName, text: &str) {
     assert_eq!(pieces, reference, "{name} pieces differ for {text:?}");
     let expected = tiktoken(name).encode_ordinary(text);
     assert_eq!(enc.encode(text), expected, "{name} ids differ for {text:?}");
-    assert_eq!(enc.count(text), expected.len(), "{name} count differs for {text:?}");
+    assert_eq!(
+        enc.count(text),
+        expected.len(),
+        "{name} count differs for {text:?}"
+    );
 }
 
 fn check_both(text: &str) {
@@ -80,7 +84,9 @@ fn edge_cases() {
 
 #[test]
 fn long_runs() {
-    for unit in ["x", " ", "'", "7", "\n", " \n", "ab ", "é", "日", "😀", "'s", "\u{301}A"] {
+    for unit in [
+        "x", " ", "'", "7", "\n", " \n", "ab ", "é", "日", "😀", "'s", "\u{301}A",
+    ] {
         let text = unit.repeat(3000);
         check_both(&text);
     }
@@ -127,21 +133,24 @@ static SOURCES: LazyLock<Vec<(usize, Source)>> = LazyLock::new(|| {
         (6, Range(b'0' as u32, b'9' as u32)),
         (8, Range(b'!' as u32, b'/' as u32)),
         (4, Range(b':' as u32, b'@' as u32)),
-        (3, Strs(&["[", "]", "{", "}", "_", "`", "|", "~", "\\", "^"])),
+        (
+            3,
+            Strs(&["[", "]", "{", "}", "_", "`", "|", "~", "\\", "^"]),
+        ),
         (20, Strs(&[" ", " ", " ", "  ", "\n", "\t", "\r\n", "\r"])),
         (
             5,
             Strs(&[
                 "\u{b}", "\u{c}", "\u{85}", "\u{a0}", "\u{1680}", "\u{2000}", "\u{2003}",
-                "\u{200a}", "\u{2028}", "\u{2029}", "\u{202f}", "\u{205f}", "\u{3000}",
-                "\u{200b}", "\u{feff}", "\u{180e}",
+                "\u{200a}", "\u{2028}", "\u{2029}", "\u{202f}", "\u{205f}", "\u{3000}", "\u{200b}",
+                "\u{feff}", "\u{180e}",
             ]),
         ),
         (
             8,
             Strs(&[
-                "'s", "'S", "'ſ", "'t", "'T", "'re", "'RE", "'Re", "'rE", "'ve", "'VE", "'m",
-                "'M", "'ll", "'LL", "'lL", "'d", "'D", "'", "’s", "'K", "K", "'x", "ſ",
+                "'s", "'S", "'ſ", "'t", "'T", "'re", "'RE", "'Re", "'rE", "'ve", "'VE", "'m", "'M",
+                "'ll", "'LL", "'lL", "'d", "'D", "'", "’s", "'K", "K", "'x", "ſ",
             ]),
         ),
         (5, Range(0xC0, 0x24F)),
@@ -157,7 +166,14 @@ static SOURCES: LazyLock<Vec<(usize, Source)>> = LazyLock::new(|| {
         (
             3,
             Strs(&[
-                "\u{200d}", "\u{fe0f}", "\u{1f3fb}", "\u{1f3ff}", "👨‍👩‍👧‍👦", "👍🏽", "🏳️‍🌈", "1️⃣",
+                "\u{200d}",
+                "\u{fe0f}",
+                "\u{1f3fb}",
+                "\u{1f3ff}",
+                "👨‍👩‍👧‍👦",
+                "👍🏽",
+                "🏳️‍🌈",
+                "1️⃣",
             ]),
         ),
         (
@@ -168,7 +184,9 @@ static SOURCES: LazyLock<Vec<(usize, Source)>> = LazyLock::new(|| {
         ),
         (
             2,
-            Strs(&["ǅ", "ǈ", "ǋ", "ǲ", "ᾈ", "ʰ", "ʲ", "ˈ", "ª", "º", "ᵃ", "ㅤ", "々", "ー"]),
+            Strs(&[
+                "ǅ", "ǈ", "ǋ", "ǲ", "ᾈ", "ʰ", "ʲ", "ˈ", "ª", "º", "ᵃ", "ㅤ", "々", "ー",
+            ]),
         ),
         (3, AnyCodePoint),
     ]
@@ -249,7 +267,11 @@ fn chunked_counts_match_tiktoken_per_chunk() {
                 .into_iter()
                 .map(|(s, e)| tiktoken(name).encode_ordinary(&text[s..e]).len())
                 .sum();
-            assert_eq!(enc.count_chunked(&text, chunk), expected, "{name} chunk {chunk}");
+            assert_eq!(
+                enc.count_chunked(&text, chunk),
+                expected,
+                "{name} chunk {chunk}"
+            );
         }
     }
 }
