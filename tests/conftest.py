@@ -6,9 +6,10 @@ import os
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import fast_litellm  # noqa: E402
 import litellm  # noqa: E402
 import pytest  # noqa: E402
+
+import fast_litellm  # noqa: E402
 from fast_litellm import tokens  # noqa: E402
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import fast_litellm
 import litellm
 import pytest
+
+import fast_litellm
 from fast_litellm import _native, tokens
 
 

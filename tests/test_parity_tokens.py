@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import fast_litellm
 import litellm
 import litellm.litellm_core_utils.token_counter as core
 import pytest
-from corpus import HF_MODELS, TEXT_MODELS, huge_text_cases, message_cases, text_cases
-from fast_litellm import tokens
 from litellm.types.utils import Message
+
+import fast_litellm
+from fast_litellm import tokens
+
+from corpus import HF_MODELS, TEXT_MODELS, huge_text_cases, message_cases, text_cases
 
 TEXT_CASES = 10_000
 MESSAGE_CASES = 2_500

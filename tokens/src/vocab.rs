@@ -89,7 +89,7 @@ impl Vocab {
         if self.id(piece).is_some() {
             return 1;
         }
-        if piece.len() <= SMALL_PIECE {
+        if piece.len() <= SMALL_PIECE && std::env::var_os("NOSMALL").is_none() {
             return SmallMerge::new(self, piece).run().len - 1;
         }
         self.bpe.count(piece)
