@@ -5,6 +5,7 @@
 
 use pyo3::prelude::*;
 
+mod calibration;
 mod latency;
 mod tokens;
 
@@ -13,5 +14,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     tokens::register(m)?;
     latency::register(m)?;
+    calibration::register(m)?;
     Ok(())
 }

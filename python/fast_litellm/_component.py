@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import os
 import random
+import threading
+import time
+from collections import deque
 from typing import Final
 
 from fast_litellm import _native
@@ -36,6 +39,64 @@ def parse_rollout(value: str, source: str) -> float:
     return percent
 
 
+class Breaker:
+    """Opens after `max_failures` native failures within `window_s`; after `cooldown_s` one trial
+    call may go native: success closes it, failure opens it again for another cool-down.
+
+    `open_until` is 0.0 while closed, so the hot path checks one float."""
+
+    def __init__(self, max_failures: int = 5, window_s: float = 60.0, cooldown_s: float = 30.0) -> None:
+        self.max_failures, self.window_s, self.cooldown_s = max_failures, window_s, cooldown_s
+        self.failure_times: deque[float] = deque(maxlen=max_failures)
+        self.open_until = 0.0
+        self.trial_in_flight = False
+        self.times_opened = 0
+        self._lock = threading.Lock()
+
+    def record_failure(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if self.trial_in_flight:  # the trial failed: open again
+                self.trial_in_flight = False
+                self._open(now)
+                return
+            self.failure_times.append(now)
+            recent = [t for t in self.failure_times if now - t <= self.window_s]
+            if len(recent) >= self.max_failures:
+                self._open(now)
+
+    def record_success(self) -> None:
+        if self.trial_in_flight:
+            with self._lock:
+                self.trial_in_flight = False
+                self.open_until = 0.0
+                self.failure_times.clear()
+
+    def allow_trial(self) -> bool:
+        """While open: False until the cool-down ends, then True for exactly one caller."""
+        with self._lock:
+            if self.open_until == 0.0:
+                return True
+            if self.trial_in_flight or time.monotonic() < self.open_until:
+                return False
+            self.trial_in_flight = True
+            return True
+
+    def _open(self, now: float) -> None:
+        self.open_until = now + self.cooldown_s
+        self.failure_times.clear()
+        self.times_opened += 1
+
+    def state(self) -> dict[str, object]:
+        if self.open_until == 0.0:
+            state = "closed"
+        elif self.trial_in_flight:
+            state = "half-open"
+        else:
+            state = "open"
+        return {"state": state, "times_opened": self.times_opened}
+
+
 class Component:
     """Mode, rollout and counters of one accelerated component."""
 
@@ -55,7 +116,8 @@ class Component:
         self.shadow_calls = 0
         self.shadow_mismatches = 0
         self.last_fallback_error: str | None = None
-        self._sample_tick = 0
+        self.sample_tick = 0
+        self.breaker = Breaker()
         self.rust_latency = _native.LatencyHistogram()
         self.python_latency = _native.LatencyHistogram()
 
@@ -75,26 +137,30 @@ class Component:
             except ValueError as error:
                 self.config_errors.append(f"{error}; using {self.rollout_percent}")
 
-    def auto_wants_native(self, payload_class: str, size: int) -> bool:
-        """`auto` mode: native when the payload is at least the calibrated crossover, within rollout."""
-        threshold = self.thresholds.get(payload_class, 0)
-        if threshold is None or size < threshold:
+    def wants_native(self, payload_class: str, size: int) -> bool:
+        """The per-call decision: mode, then (auto) size vs threshold and rollout, then breaker."""
+        mode = self.mode
+        if mode == "python":
             return False
-        percent = self.rollout_percent
-        return percent >= 100.0 or random.random() * 100.0 < percent
-
-    def should_sample(self) -> bool:
-        self._sample_tick += 1
-        return self._sample_tick % LATENCY_SAMPLE_EVERY == 0
+        if mode == "auto":
+            threshold = self.thresholds.get(payload_class, 0)
+            if threshold is None or size < threshold:
+                return False
+            percent = self.rollout_percent
+            if percent < 100.0 and random.random() * 100.0 >= percent:
+                return False
+        return self.breaker.open_until == 0.0 or self.breaker.allow_trial()
 
     def record_fallback(self, error: BaseException) -> None:
         self.fallbacks += 1
         self.last_fallback_error = f"{type(error).__name__}: {error}"
+        self.breaker.record_failure()
 
     def reset_stats(self) -> None:
         self.rust_calls = self.python_calls = self.unsupported_calls = 0
         self.fallbacks = self.shadow_calls = self.shadow_mismatches = 0
         self.last_fallback_error = None
+        self.breaker = Breaker()
         self.rust_latency.reset()
         self.python_latency.reset()
 
@@ -108,6 +174,7 @@ class Component:
             "last_fallback_error": self.last_fallback_error,
             "shadow_calls": self.shadow_calls,
             "shadow_mismatches": self.shadow_mismatches,
+            "breaker": self.breaker.state(),
             "latency_sample_every": LATENCY_SAMPLE_EVERY,
             "latency_ns_rust": self.rust_latency.summary(),
             "latency_ns_python": self.python_latency.summary(),

@@ -44,3 +44,17 @@ class LatencyHistogram:
 
 def _panic_for_tests(message: str) -> None:
     """Panics in native code (raises pyo3's PanicException); for fallback tests."""
+
+def policy_yaml_to_json(yaml: str) -> str:
+    """Parse and validate a YAML policy; the policy as JSON. ValueError lists every problem."""
+
+def policy_json_to_yaml(json: str) -> str:
+    """Validate a JSON policy and serialize it as YAML. ValueError lists every problem."""
+
+def find_crossover(points: list[tuple[int, float, float]], margin: float) -> int | None:
+    """Smallest size from which native wins consistently by `margin` (0: always, None: never).
+
+    `points` are (size, python_ns, native_ns) medians."""
+
+def render_report(json: str) -> str:
+    """The self-contained HTML report described by `json`."""

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from fast_litellm import _native
-from fast_litellm._component import Component
+from fast_litellm._component import LATENCY_SAMPLE_EVERY, Component
 
 logger: Final = logging.getLogger("fast_litellm")
 
@@ -326,15 +326,6 @@ def _native_count(
     return count_messages_native(plan, messages, count_response_tokens, tools, tool_choice)
 
 
-def _payload(text: object, messages: object) -> tuple[str, int]:
-    """Payload class and O(1) size estimate for the selector."""
-    if type(text) is str:
-        return "text", len(text)
-    if type(messages) is list:
-        return "messages", len(messages)
-    return "other", 0
-
-
 def token_counter(
     model: Any = "",
     custom_tokenizer: Any = None,
@@ -350,14 +341,19 @@ def token_counter(
     if _litellm.disable_token_counter is True:
         return 0
     component = COMPONENT
-    mode = component.mode
-    if mode == "python" or (mode == "auto" and not component.auto_wants_native(*_payload(text, messages))):
+    if type(text) is str:
+        wanted = component.wants_native("text", len(text))
+    elif type(messages) is list:
+        wanted = component.wants_native("messages", len(messages))
+    else:
+        wanted = component.wants_native("other", 0)
+    if not wanted:
         return _python_count(
             component, model, custom_tokenizer, text, messages, count_response_tokens, tools,
             tool_choice, use_default_image_token_count, default_token_count,
         )  # fmt: skip
-    sample = component.should_sample()
-    started = time.perf_counter_ns() if sample else 0
+    tick = component.sample_tick = component.sample_tick + 1
+    started = 0 if tick % LATENCY_SAMPLE_EVERY else time.perf_counter_ns()
     try:
         result = _native_count(model, custom_tokenizer, text, messages, count_response_tokens, tools, tool_choice)
     except Unsupported:
@@ -374,10 +370,12 @@ def token_counter(
             model, custom_tokenizer, text, messages, count_response_tokens, tools,
             tool_choice, use_default_image_token_count, default_token_count,
         )  # fmt: skip
-    if sample:
+    if started:
         component.rust_latency.record(time.perf_counter_ns() - started)
     component.rust_calls += 1
-    if mode == "shadow":
+    if component.breaker.open_until:
+        component.breaker.record_success()
+    if component.mode == "shadow":
         return _shadow_compare(
             component, result, original_token_counter, model, custom_tokenizer, text, messages,
             count_response_tokens, tools, tool_choice, use_default_image_token_count, default_token_count,
@@ -397,7 +395,8 @@ wrapper_token_counter.__qualname__ = "wrapper_token_counter"
 
 def _python_count(component: Component, *args: Any) -> int:
     component.python_calls += 1
-    if component.should_sample():
+    tick = component.sample_tick = component.sample_tick + 1
+    if not tick % LATENCY_SAMPLE_EVERY:
         started = time.perf_counter_ns()
         result = original_token_counter(*args)  # type: ignore[misc]
         component.python_latency.record(time.perf_counter_ns() - started)
@@ -425,7 +424,7 @@ def _note_fallback(component: Component, error: BaseException) -> None:
 def encode(model: Any = "", text: Any = "", custom_tokenizer: Any = None) -> Any:
     """LiteLLM's `encode`: cl100k_base token ids for OpenAI-tokenizer models."""
     component = COMPONENT
-    if component.mode == "python" or custom_tokenizer is not None or type(text) is not str:
+    if custom_tokenizer is not None or type(text) is not str or not component.wants_native("text", len(text)):
         return _python_call(component, original_encode, model, text, custom_tokenizer)
     if plan_for(model) is None:  # a Hugging Face tokenizer may be selected: LiteLLM decides
         component.unsupported_calls += 1
@@ -451,7 +450,7 @@ def decode(model: Any = "", tokens: Any = (), custom_tokenizer: Any = None, skip
     """LiteLLM's `decode`: cl100k_base tokens to text (invalid UTF-8 replaced)."""
     component = COMPONENT
     args = (model, tokens, custom_tokenizer, skip_special_tokens)
-    if component.mode == "python" or custom_tokenizer is not None:
+    if custom_tokenizer is not None or not component.wants_native("other", 0):
         return _python_call(component, original_decode, *args)
     if plan_for(model) is None:
         component.unsupported_calls += 1

@@ -62,9 +62,33 @@ fn main() {
     let spaces = " ".repeat(1 << 20);
     let quotes = "'".repeat(1 << 20);
     let digits = "1234567890".repeat(1 << 17);
+    // Inputs aimed at the splitters' backtracking paths.
+    let adversarial = [
+        ("count 1 MB mark+capital", "\u{301}A".repeat(1 << 18)),
+        ("count 1 MB capitals+digit", "ABCDEFG1".repeat(1 << 17)),
+        ("count 1 MB \"  \\n\"", "  \n".repeat(1 << 18)),
+        ("count 1 MB \" !\"", " !".repeat(1 << 19)),
+        ("count 1 MB \"'s\"", "'s".repeat(1 << 19)),
+        ("count 1 MB CJK", "日本語".repeat(1 << 17)),
+        ("count 1 MB emoji", "👍🏽".repeat(1 << 17)),
+    ];
     let budget = Duration::from_millis(700);
     for name in EncodingName::ALL {
+        // Load the bpe-openai vocabulary first so the rest is this crate's own setup.
+        let started = Instant::now();
+        let reference = match name {
+            EncodingName::Cl100kBase => bpe_openai::cl100k_base(),
+            EncodingName::O200kBase => bpe_openai::o200k_base(),
+        };
+        let bpe_load = started.elapsed();
+        let started = Instant::now();
         let enc = Encoding::get(name);
+        println!(
+            "== {name}: bpe-openai load {bpe_load:.1?}, own tables {:.1?}, lookup table {} KiB ({} tokens)",
+            started.elapsed(),
+            enc.lookup_table_bytes() / 1024,
+            reference.bpe.num_tokens(),
+        );
         println!("== {name} ({} tokens in sentence)", enc.count(sentence));
         time("count 45-char sentence", budget, || {
             enc.count(black_box(sentence))
@@ -99,5 +123,8 @@ fn main() {
         time("count 1.25 MB digits", budget, || {
             enc.count(black_box(&digits))
         });
+        for (label, text) in &adversarial {
+            time(label, budget, || enc.count(black_box(text)));
+        }
     }
 }

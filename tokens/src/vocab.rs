@@ -8,16 +8,18 @@ use bpe_openai::byte_pair_encoding::BytePairEncoding;
 
 /// Pieces up to this many bytes are merged on the stack; longer ones go to `bpe`, whose
 /// encoder does not slow down quadratically.
-pub(crate) const SMALL_PIECE: usize = 24;
+pub(crate) const SMALL_PIECE: usize = 16;
 
-const EMPTY: u64 = u64::MAX;
+/// A slot holds a token id in its low `ID_BITS` bits and high bits of the token's hash above
+/// them, which reject most mismatches without touching the vocabulary.
+const ID_BITS: u32 = 18;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+const EMPTY: u32 = u32::MAX;
 
-/// Map from token bytes to token id: open addressing with linear probing. A slot holds the
-/// high half of the hash (to reject most mismatches without touching the vocabulary) and
-/// the id.
+/// Map from token bytes to token id: open addressing with linear probing.
 pub(crate) struct Vocab {
     bpe: &'static BytePairEncoding,
-    slots: Box<[u64]>,
+    slots: Box<[u32]>,
     mask: usize,
     /// Longest token in bytes: longer pieces skip the lookup.
     max_token_len: usize,
@@ -26,8 +28,12 @@ pub(crate) struct Vocab {
 impl Vocab {
     pub(crate) fn new(bpe: &'static BytePairEncoding) -> Vocab {
         let tokens = bpe.num_tokens();
-        // At most 3/8 full, so a miss usually ends at the first empty slot.
-        let capacity = (tokens * 8 / 3).next_power_of_two().max(16);
+        assert!(
+            tokens < ID_MASK as usize,
+            "vocabulary too large for the lookup table"
+        );
+        // At most 3/8 full (1/4 to 1/2), so a miss usually ends at the first empty slot.
+        let capacity = (tokens * 4 / 3).next_power_of_two().max(16);
         let mut vocab = Vocab {
             bpe,
             slots: vec![EMPTY; capacity].into_boxed_slice(),
@@ -42,7 +48,7 @@ impl Vocab {
             while vocab.slots[slot] != EMPTY {
                 slot = (slot + 1) & vocab.mask;
             }
-            vocab.slots[slot] = (hash & !0xFFFF_FFFF) | u64::from(id);
+            vocab.slots[slot] = tag(hash) | id;
         }
         vocab
     }
@@ -53,7 +59,7 @@ impl Vocab {
 
     /// Bytes of the table, for reporting.
     pub(crate) fn table_bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<u64>()
+        self.slots.len() * std::mem::size_of::<u32>()
     }
 
     /// The id of the token whose bytes are exactly `bytes`.
@@ -63,15 +69,15 @@ impl Vocab {
             return None;
         }
         let hash = hash(bytes);
-        let tag = hash & !0xFFFF_FFFF;
+        let tag = tag(hash);
         let mut slot = hash as usize & self.mask;
         loop {
             let entry = self.slots[slot];
             if entry == EMPTY {
                 return None;
             }
-            if entry & !0xFFFF_FFFF == tag {
-                let id = entry as u32;
+            if entry & !ID_MASK == tag {
+                let id = entry & ID_MASK;
                 if self.bpe.token_bytes(id) == bytes {
                     return Some(id);
                 }
@@ -89,7 +95,7 @@ impl Vocab {
         if self.id(piece).is_some() {
             return 1;
         }
-        if piece.len() <= SMALL_PIECE && std::env::var_os("NOSMALL").is_none() {
+        if piece.len() <= SMALL_PIECE {
             return SmallMerge::new(self, piece).run().len - 1;
         }
         self.bpe.count(piece)
@@ -180,6 +186,12 @@ impl<'a> SmallMerge<'a> {
             }
         }
     }
+}
+
+/// The hash bits stored next to an id (the top bits: the low ones pick the slot).
+#[inline]
+fn tag(hash: u64) -> u32 {
+    (hash >> 32) as u32 & !ID_MASK
 }
 
 /// A fast hash for short byte strings: multiply-rotate over 8-byte words. The tail is read

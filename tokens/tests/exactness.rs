@@ -233,10 +233,10 @@ fn random_text(rng: &mut Rng, max_items: usize) -> String {
 #[test]
 fn random_strings_cl100k() {
     let mut rng = Rng(0xC1_100C);
-    for _ in 0..15_000 {
+    for _ in 0..40_000 {
         check(EncodingName::Cl100kBase, &random_text(&mut rng, 40));
     }
-    for _ in 0..500 {
+    for _ in 0..1_500 {
         check(EncodingName::Cl100kBase, &random_text(&mut rng, 400));
     }
 }
@@ -244,10 +244,10 @@ fn random_strings_cl100k() {
 #[test]
 fn random_strings_o200k() {
     let mut rng = Rng(0x0200_C);
-    for _ in 0..15_000 {
+    for _ in 0..40_000 {
         check(EncodingName::O200kBase, &random_text(&mut rng, 40));
     }
-    for _ in 0..500 {
+    for _ in 0..1_500 {
         check(EncodingName::O200kBase, &random_text(&mut rng, 400));
     }
 }
