@@ -3,6 +3,7 @@
 //! A policy is YAML on disk and JSON across the Python boundary; both go through the same serde
 //! model and the same validation, so a policy that loads is a policy the selector can use.
 
+mod emit;
 mod policy;
 mod validate;
 
@@ -25,10 +26,11 @@ pub fn from_json(text: &str) -> Result<Policy, PolicyError> {
     Ok(policy)
 }
 
-/// Validate and serialize as YAML.
+/// Validate and serialize as YAML that YAML 1.1 and 1.2 readers read the same way.
 pub fn to_yaml(policy: &Policy) -> Result<String, PolicyError> {
     policy.validate()?;
-    serde_norway::to_string(policy).map_err(|e| PolicyError::Syntax(e.to_string()))
+    let value = serde_json::to_value(policy).map_err(|e| PolicyError::Syntax(e.to_string()))?;
+    Ok(emit::to_yaml(&value))
 }
 
 /// Validate and serialize as JSON.
