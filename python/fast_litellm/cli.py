@@ -6,6 +6,8 @@ import argparse
 import json
 import os
 import sys
+import time
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,12 +15,54 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     status_parser = commands.add_parser("status", help="show patch targets, modes, thresholds and policy")
     status_parser.add_argument("--json", action="store_true", help="print the full status as JSON")
+    calibrate_parser = commands.add_parser("calibrate", help="measure native vs Python here; write a policy")
+    calibrate_parser.add_argument("--quick", action="store_true", help="fewer sizes and repetitions (<= 60 s)")
+    calibrate_parser.add_argument("--out", type=Path, help="policy file (default: FAST_LITELLM_POLICY or ~/.config)")
+    report_parser = commands.add_parser("report", help="render the HTML report of the calibrated policy")
+    report_parser.add_argument("--out", type=Path, default=Path("fast-litellm-report.html"), help="HTML file")
+    report_parser.add_argument("--policy", type=Path, help="policy file (default: the one calibrate writes)")
+    report_parser.add_argument("--benchmark-json", type=Path, help="pytest-benchmark JSON to include")
     args = parser.parse_args(argv)
 
     if args.command == "status":
         return _status(as_json=args.json)
+    if args.command == "calibrate":
+        return _calibrate(args.quick, args.out)
+    if args.command == "report":
+        return _report(args.out, args.policy, args.benchmark_json)
     parser.error(f"unknown command {args.command}")
     return 2
+
+
+def _policy_path(explicit: Path | None) -> Path:
+    from fast_litellm import _policy
+
+    if explicit is not None:
+        return explicit
+    configured = os.environ.get("FAST_LITELLM_POLICY")
+    return Path(configured) if configured else _policy.default_path()
+
+
+def _calibrate(quick: bool, out: Path | None) -> int:
+    from fast_litellm import calibrate
+
+    started = time.monotonic()
+    path = calibrate.run(quick=quick, out=_policy_path(out))
+    print(calibrate.describe(path))
+    print(f"calibration took {time.monotonic() - started:.0f} s")
+    return 0
+
+
+def _report(out: Path, policy: Path | None, benchmark_json: Path | None) -> int:
+    from fast_litellm import report
+
+    path = _policy_path(policy)
+    if not path.exists():
+        print(f"no policy at {path}: run `fast-litellm calibrate` first", file=sys.stderr)
+        return 1
+    written = report.write(out, path, benchmark_json)
+    print(f"report written to {written}")
+    return 0
 
 
 def _status(as_json: bool) -> int:

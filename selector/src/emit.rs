@@ -22,7 +22,7 @@ pub fn to_yaml(value: &Value) -> String {
 fn write_map(out: &mut String, map: &serde_json::Map<String, Value>, indent: usize) {
     for (key, value) in map {
         out.push_str(&" ".repeat(indent));
-        out.push_str(&quote(key));
+        out.push_str(&key_text(key));
         out.push(':');
         match value {
             Value::Object(inner) if !inner.is_empty() => {
@@ -65,10 +65,28 @@ fn scalar_or_flow(value: &Value) -> String {
         Value::Object(map) => format!(
             "{{{}}}",
             map.iter()
-                .map(|(key, value)| format!("{}: {}", quote(key), scalar_or_flow(value)))
+                .map(|(key, value)| format!("{}: {}", key_text(key), scalar_or_flow(value)))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// Words YAML 1.1 resolves to booleans or null when plain.
+const YAML11_SPECIAL: [&str; 11] = [
+    "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
+];
+
+/// Keys that are lowercase identifiers (all of the schema's) stay plain; others are quoted.
+fn key_text(key: &str) -> String {
+    let identifier = key.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && key
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if identifier && !YAML11_SPECIAL.contains(&key) {
+        key.to_owned()
+    } else {
+        quote(key)
     }
 }
 

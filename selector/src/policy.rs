@@ -78,5 +78,8 @@ pub struct Policy {
     /// Safety margin the thresholds were chosen with (0.05: native must be 5% faster).
     #[serde(default)]
     pub margin: f64,
+    /// Cost of one per-call selector decision, measured by calibrate (nanoseconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector_overhead_ns: Option<f64>,
     pub components: BTreeMap<String, ComponentPolicy>,
 }

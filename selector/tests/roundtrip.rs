@@ -71,3 +71,17 @@ fn decreasing_ladder_is_invalid() {
         .to_string()
         .contains("sizes must increase"));
 }
+
+#[test]
+fn written_yaml_quotes_every_string_and_reads_back() {
+    let mut policy = from_yaml(SAMPLE).unwrap();
+    policy.host.cpu_model = "on".to_owned();
+    policy.host.litellm = "yes".to_owned();
+    let text = to_yaml(&policy).unwrap();
+    assert!(text.contains("cpu_model: \"on\""), "{text}");
+    assert!(
+        text.contains("measured_at: \"2026-11-30T17:00:00Z\""),
+        "{text}"
+    );
+    assert_eq!(from_yaml(&text).unwrap(), policy);
+}

@@ -78,7 +78,7 @@ impl Vocab {
             }
             if entry & !ID_MASK == tag {
                 let id = entry & ID_MASK;
-                if self.bpe.token_bytes(id) == bytes {
+                if same_bytes(self.bpe.token_bytes(id), bytes) {
                     return Some(id);
                 }
             }
@@ -219,6 +219,22 @@ fn hash(bytes: &[u8]) -> u64 {
     h ^= h >> 29;
     h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     h ^ (h >> 32)
+}
+
+/// `a == b`, without a libc `memcmp` call for the short strings tokens are.
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    match n {
+        // Two overlapping loads cover the whole string.
+        8..=16 => read_u64(a, 0) == read_u64(b, 0) && read_u64(a, n - 8) == read_u64(b, n - 8),
+        4..=7 => read_u32(a, 0) == read_u32(b, 0) && read_u32(a, n - 4) == read_u32(b, n - 4),
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        _ => a == b,
+    }
 }
 
 #[inline(always)]

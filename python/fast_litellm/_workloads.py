@@ -1,0 +1,63 @@
+"""Inputs for calibration and benchmarks: English prose and chats that no earlier call has seen.
+
+Prose is built from sentences of the standard library's docstrings (real English, with code
+identifiers and punctuation), shuffled, so each call gets text neither side has counted before.
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import warnings
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def _sentences() -> tuple[str, ...]:
+    import pydoc  # noqa: F401  # loads a good share of the documented standard library
+
+    docs = set()
+    with warnings.catch_warnings():  # touching deprecated aliases (typing.io) warns
+        warnings.simplefilter("ignore")
+        for module in list(sys.modules.values()):
+            if getattr(module, "__name__", "").split(".")[0] not in sys.stdlib_module_names:
+                continue
+            for value in [module, *list(vars(module).values())]:
+                doc = getattr(value, "__doc__", None)
+                if isinstance(doc, str) and len(doc) > 40:
+                    docs.add(doc)
+    sentences = sorted(
+        " ".join(part.split()) + "." for doc in docs for part in doc.split(". ") if len(part.strip()) > 20
+    )
+    if not sentences:  # stripped docstrings (python -OO): fall back to generated words
+        rng = random.Random(0)
+        words = ["".join(rng.choices("etaoinshrdlucmfw", k=rng.randint(2, 8))) for _ in range(3000)]
+        sentences = [" ".join(rng.choices(words, k=12)).capitalize() + "." for _ in range(5000)]
+    return tuple(sentences)
+
+
+class ColdInputs:
+    """Fresh prose and chats on every call (a serial number makes repeats impossible)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._rng = random.Random(seed)
+        self._serial = 0
+
+    def text(self, chars: int) -> str:
+        if chars <= 0:
+            return ""
+        self._serial += 1
+        sentences = _sentences()
+        parts, total = [f"{self._serial}."], 0
+        while total < chars:
+            sentence = self._rng.choice(sentences)
+            parts.append(sentence)
+            total += len(sentence) + 1
+        return " ".join(parts)[:chars]
+
+    def chat(self, messages: int, chars_per_message: int = 240) -> list[dict[str, str]]:
+        chat = [{"role": "system", "content": self.text(chars_per_message)}]
+        for index in range(messages - 1):
+            role = "user" if index % 2 == 0 else "assistant"
+            chat.append({"role": role, "content": self.text(chars_per_message)})
+        return chat[:messages]

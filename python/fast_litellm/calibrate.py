@@ -1,0 +1,237 @@
+"""`fast-litellm calibrate`: measure on this host where native beats LiteLLM, write a policy.
+
+For each accelerated component and payload class, calls go through LiteLLM's public entry point
+(`litellm.token_counter`, patched), so the FFI crossing and argument conversion are measured.
+At every ladder size, Python and native calls alternate on inputs never seen before and land in
+HdrHistograms. The crossover (smallest size from which native wins consistently by the safety
+margin) becomes the threshold; a second pass then measures Python, native and `auto` with that
+threshold side by side, which is what the policy records and the report shows.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fast_litellm import _host, _native, _policy
+from fast_litellm._workloads import ColdInputs
+
+MARGIN = 0.05
+MODEL = "gpt-4o"
+
+
+@dataclass(frozen=True)
+class Ladder:
+    component: str
+    payload_class: str
+    unit: str
+    sizes: tuple[int, ...]
+    quick_sizes: tuple[int, ...]
+    # (size, inputs) -> a call with fresh input, ready to time
+    make_call: Callable[[int, ColdInputs], Callable[[], object]]
+
+
+def _token_text_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
+    import litellm
+
+    text = inputs.text(size)
+    return lambda: litellm.token_counter(model=MODEL, text=text)
+
+
+def _token_chat_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
+    import litellm
+
+    messages = inputs.chat(size)
+    return lambda: litellm.token_counter(model=MODEL, messages=messages)
+
+
+LADDERS = (
+    Ladder(
+        "tokens",
+        "text",
+        "characters",
+        sizes=(1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576),
+        quick_sizes=(1, 16, 256, 4096, 65_536, 1_048_576),
+        make_call=_token_text_call,
+    ),
+    Ladder(
+        "tokens",
+        "messages",
+        "messages",
+        sizes=(1, 2, 5, 10, 20, 50, 100, 200, 500),
+        quick_sizes=(1, 2, 10, 50, 500),
+        make_call=_token_chat_call,
+    ),
+)
+
+SIDE_MODES = {"python": "python", "native": "rust", "auto": "auto"}
+
+
+@dataclass
+class Budget:
+    seconds_per_point: float
+    min_reps: int
+    max_reps: int
+
+
+QUICK = Budget(seconds_per_point=1.5, min_reps=3, max_reps=1000)
+FULL = Budget(seconds_per_point=8.0, min_reps=5, max_reps=5000)
+
+
+class Progress:
+    """A bar on a terminal, one plain line per step otherwise."""
+
+    def __init__(self, total: int, stream: Any = None) -> None:
+        self.total, self.done = total, 0
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def step(self, label: str) -> None:
+        self.done += 1
+        if self.tty:
+            filled = int(30 * self.done / self.total)
+            self.stream.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label:<40}")
+            if self.done == self.total:
+                self.stream.write("\n")
+        else:
+            self.stream.write(f"calibrate {self.done}/{self.total}: {label}\n")
+        self.stream.flush()
+
+
+def measure_point(
+    component: Any, ladder: Ladder, size: int, sides: tuple[str, ...], inputs: ColdInputs, budget: Budget
+) -> dict[str, _native.LatencyHistogram]:
+    """Alternate the sides (rotating who goes first) on fresh inputs until the budget is spent."""
+    histograms = {side: _native.LatencyHistogram() for side in sides}
+    started, reps = time.monotonic(), 0
+    saved_mode = component.mode
+    try:
+        while reps < budget.min_reps or (
+            reps < budget.max_reps and time.monotonic() - started < budget.seconds_per_point
+        ):
+            for offset in range(len(sides)):
+                side = sides[(reps + offset) % len(sides)]
+                call = ladder.make_call(size, inputs)
+                component.mode = SIDE_MODES[side]
+                begin = time.perf_counter_ns()
+                call()
+                histograms[side].record(time.perf_counter_ns() - begin)
+            reps += 1
+    finally:
+        component.mode = saved_mode
+    return histograms
+
+
+def selector_overhead_ns(component: Any, calls: int = 200_000) -> float:
+    """Nanoseconds per `auto` decision (the call as dispatch makes it, loop cost subtracted)."""
+    saved = (component.mode, dict(component.thresholds))
+    component.mode, component.thresholds = "auto", {"text": 64}
+    decide = component.wants_native
+    try:
+        begin = time.perf_counter_ns()
+        for _ in range(calls):
+            decide("text", 100)
+        decided = time.perf_counter_ns() - begin
+        begin = time.perf_counter_ns()
+        for _ in range(calls):
+            pass
+        empty = time.perf_counter_ns() - begin
+    finally:
+        component.mode, component.thresholds = saved[0], saved[1]
+    return max(0.0, (decided - empty) / calls)
+
+
+def run(quick: bool, out: Path | None, stream: Any = None) -> Path:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm  # noqa: F401  # calibrate times LiteLLM's public entry points
+
+    import fast_litellm
+
+    components = fast_litellm._components
+    budget = QUICK if quick else FULL
+    inputs = ColdInputs(seed=int(time.time()))
+    ladders = [
+        ladder for ladder in LADDERS if not fast_litellm.status()["components"][ladder.component]["config_errors"]
+    ]
+    steps = sum(len(ladder.quick_sizes if quick else ladder.sizes) for ladder in ladders) * 2
+    progress = Progress(steps, stream)
+    policy_components: dict[str, Any] = {}
+    for ladder in ladders:
+        component = components[ladder.component]
+        sizes = ladder.quick_sizes if quick else ladder.sizes
+        ladder.make_call(1, inputs)()  # load encodings before timing
+        saved_thresholds = dict(component.thresholds)
+        first_pass = []
+        for size in sizes:
+            histograms = measure_point(component, ladder, size, ("python", "native"), inputs, budget)
+            first_pass.append(
+                (
+                    size,
+                    float(histograms["python"].value_at_quantile(0.5)),
+                    float(histograms["native"].value_at_quantile(0.5)),
+                )
+            )
+            progress.step(f"{ladder.component}/{ladder.payload_class} {size} {ladder.unit}")
+        threshold = _native.find_crossover(first_pass, MARGIN)
+        component.thresholds = {**saved_thresholds, ladder.payload_class: threshold}
+        points = []
+        try:
+            for size in sizes:
+                histograms = measure_point(component, ladder, size, ("python", "native", "auto"), inputs, budget)
+                points.append(_summary(size, histograms))
+                progress.step(f"{ladder.component}/{ladder.payload_class} {size} {ladder.unit} (with auto)")
+        finally:
+            component.thresholds = saved_thresholds
+        entry = policy_components.setdefault(
+            ladder.component, {"mode": "auto", "rollout_percent": 100.0, "thresholds": {}, "measurements": {}}
+        )
+        entry["thresholds"][ladder.payload_class] = threshold
+        entry["measurements"][ladder.payload_class] = points
+    policy = {
+        "version": 1,
+        "host": _host.fingerprint(),
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "quick": quick,
+        "margin": MARGIN,
+        "selector_overhead_ns": round(selector_overhead_ns(components["tokens"]), 1),
+        "components": policy_components,
+    }
+    fast_litellm.reset_stats()
+    path = out or _policy.default_path()
+    _policy.write_policy(path, policy)
+    return path
+
+
+def _summary(size: int, histograms: dict[str, _native.LatencyHistogram]) -> dict[str, int]:
+    return {
+        "size": size,
+        "samples": histograms["python"].count,
+        "python_p50_ns": histograms["python"].value_at_quantile(0.5),
+        "python_p99_ns": histograms["python"].value_at_quantile(0.99),
+        "native_p50_ns": histograms["native"].value_at_quantile(0.5),
+        "native_p99_ns": histograms["native"].value_at_quantile(0.99),
+        "auto_p50_ns": histograms["auto"].value_at_quantile(0.5),
+        "auto_p99_ns": histograms["auto"].value_at_quantile(0.99),
+    }
+
+
+def describe(path: Path) -> str:
+    """A short human summary of a written policy."""
+    policy = _policy.read_policy(path)
+    lines = [f"policy written to {path} (measured {policy['measured_at']}, quick={policy['quick']})"]
+    for name, component in policy["components"].items():
+        for payload_class, threshold in component["thresholds"].items():
+            verdict = (
+                "never native"
+                if threshold is None
+                else ("always native" if threshold == 0 else f"native from {threshold}")
+            )
+            lines.append(f"  {name}/{payload_class}: {verdict}")
+    lines.append(f"  selector decision: {policy.get('selector_overhead_ns')} ns per call")
+    return "\n".join(lines)
