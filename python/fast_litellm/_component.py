@@ -8,11 +8,13 @@ because timing every sub-microsecond call would cost more than the call.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Final
 
 from fast_litellm import _native
@@ -45,8 +47,15 @@ class Breaker:
 
     `open_until` is 0.0 while closed, so the hot path checks one float."""
 
-    def __init__(self, max_failures: int = 5, window_s: float = 60.0, cooldown_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        max_failures: int = 5,
+        window_s: float = 60.0,
+        cooldown_s: float = 30.0,
+        on_change: Callable[[], None] | None = None,
+    ) -> None:
         self.max_failures, self.window_s, self.cooldown_s = max_failures, window_s, cooldown_s
+        self._on_change = on_change
         self.failure_times: deque[float] = deque(maxlen=max_failures)
         self.open_until = 0.0
         self.trial_in_flight = False
@@ -71,6 +80,8 @@ class Breaker:
                 self.trial_in_flight = False
                 self.open_until = 0.0
                 self.failure_times.clear()
+            if self._on_change is not None:
+                self._on_change()
 
     def allow_trial(self) -> bool:
         """While open: False until the cool-down ends, then True for exactly one caller."""
@@ -86,6 +97,8 @@ class Breaker:
         self.open_until = now + self.cooldown_s
         self.failure_times.clear()
         self.times_opened += 1
+        if self._on_change is not None:
+            self._on_change()
 
     def state(self) -> dict[str, object]:
         if self.open_until == 0.0:
@@ -102,12 +115,15 @@ class Component:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.mode = "auto"
+        self._mode = "auto"
         self.mode_source = "default"
-        self.rollout_percent = 100.0
+        self._rollout_percent = 100.0
         # Smallest payload size (per payload class) from which native wins; None: never native.
-        self.thresholds: dict[str, int | None] = {}
+        self._thresholds: dict[str, int | None] = {}
         self.thresholds_source = "shipped default"
+        # Hot-path shortcut: a "text" payload at least this large goes native with no further
+        # checks (mode rust, or auto at full rollout); infinity sends calls through wants_native().
+        self.text_native_from: float = math.inf
         self.config_errors: list[str] = []
         self.rust_calls = 0
         self.python_calls = 0
@@ -117,9 +133,10 @@ class Component:
         self.shadow_mismatches = 0
         self.last_fallback_error: str | None = None
         self.sample_tick = 0
-        self.breaker = Breaker()
+        self.breaker = Breaker(on_change=self._refresh)
         self.rust_latency = _native.LatencyHistogram()
         self.python_latency = _native.LatencyHistogram()
+        self._refresh()
 
     def configure_from_env(self, environ: os._Environ[str] | dict[str, str]) -> None:
         """Read FAST_LITELLM_<NAME> and FAST_LITELLM_ROLLOUT_<NAME>; bad values are reported, not fatal."""
@@ -137,16 +154,54 @@ class Component:
             except ValueError as error:
                 self.config_errors.append(f"{error}; using {self.rollout_percent}")
 
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @mode.setter
+    def mode(self, value: str) -> None:
+        self._mode = value
+        self._refresh()
+
+    @property
+    def thresholds(self) -> dict[str, int | None]:
+        return self._thresholds
+
+    @thresholds.setter
+    def thresholds(self, value: dict[str, int | None]) -> None:
+        self._thresholds = dict(value)
+        self._refresh()
+
+    @property
+    def rollout_percent(self) -> float:
+        return self._rollout_percent
+
+    @rollout_percent.setter
+    def rollout_percent(self, value: float) -> None:
+        self._rollout_percent = value
+        self._refresh()
+
+    def _refresh(self) -> None:
+        if self.breaker.open_until != 0.0 or self._mode not in ("rust", "auto"):
+            self.text_native_from = math.inf
+        elif self._mode == "rust":
+            self.text_native_from = 0
+        elif self._rollout_percent < 100.0:
+            self.text_native_from = math.inf
+        else:
+            threshold = self._thresholds.get("text", 0)
+            self.text_native_from = math.inf if threshold is None else threshold
+
     def wants_native(self, payload_class: str, size: int) -> bool:
         """The per-call decision: mode, then (auto) size vs threshold and rollout, then breaker."""
-        mode = self.mode
+        mode = self._mode
         if mode == "python":
             return False
         if mode == "auto":
-            threshold = self.thresholds.get(payload_class, 0)
+            threshold = self._thresholds.get(payload_class, 0)
             if threshold is None or size < threshold:
                 return False
-            percent = self.rollout_percent
+            percent = self._rollout_percent
             if percent < 100.0 and random.random() * 100.0 >= percent:
                 return False
         return self.breaker.open_until == 0.0 or self.breaker.allow_trial()
@@ -160,7 +215,8 @@ class Component:
         self.rust_calls = self.python_calls = self.unsupported_calls = 0
         self.fallbacks = self.shadow_calls = self.shadow_mismatches = 0
         self.last_fallback_error = None
-        self.breaker = Breaker()
+        self.breaker = Breaker(on_change=self._refresh)
+        self._refresh()
         self.rust_latency.reset()
         self.python_latency.reset()
 

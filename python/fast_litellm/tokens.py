@@ -60,7 +60,9 @@ class ModelPlan:
 
 _NOT_NATIVE: Final = object()  # cached: this model is counted by LiteLLM's Python code
 _plans: dict[object, object] = {}
-_plans_stamp: tuple[object, ...] = ()
+_plans_cost: object = None
+_plans_cost_len = -1
+_plans_hf_flag: object = None
 
 
 def install() -> None:
@@ -106,25 +108,33 @@ def encoding(name: str) -> _native.Encoding:
 # ---- model resolution ---------------------------------------------------------------------
 
 
-def _registry_stamp() -> tuple[object, ...]:
+def _registry_changed() -> bool:
+    """Has LiteLLM's model registry (or the HF-download switch) changed since plans were made?
+
+    `register_model` and a reloaded cost map replace or grow `litellm.model_cost` (and extend
+    the OpenAI/Azure lists with it), so its identity and size stand for the registry."""
     litellm = _litellm
     cost = litellm.model_cost
     return (
-        id(cost),
-        len(cost),
-        len(litellm.open_ai_chat_completion_models),
-        len(litellm.azure_llms),
-        litellm.disable_hf_tokenizer_download,
+        cost is not _plans_cost
+        or len(cost) != _plans_cost_len
+        or litellm.disable_hf_tokenizer_download is not _plans_hf_flag
     )
+
+
+def _reset_plans() -> None:
+    global _plans_cost, _plans_cost_len, _plans_hf_flag
+    _plans.clear()
+    litellm = _litellm
+    _plans_cost = litellm.model_cost
+    _plans_cost_len = len(_plans_cost)
+    _plans_hf_flag = litellm.disable_hf_tokenizer_download
 
 
 def plan_for(model: object) -> ModelPlan | None:
     """The native plan for `model`, or None when LiteLLM's Python code must count it."""
-    global _plans_stamp
-    stamp = _registry_stamp()
-    if stamp != _plans_stamp:
-        _plans.clear()
-        _plans_stamp = stamp
+    if _registry_changed():
+        _reset_plans()
     try:
         plan = _plans.get(model)
     except TypeError:  # unhashable model: LiteLLM decides what happens
@@ -341,6 +351,30 @@ def token_counter(
     if _litellm.disable_token_counter is True:
         return 0
     component = COMPONENT
+    # Fast path for the commonest call, a plain str counted for a known model; any doubt takes
+    # the general path below, which makes the same decision the long way.
+    if (
+        text.__class__ is str
+        and component.text_native_from <= len(text) <= _max_exact_chars
+        and messages is None
+        and custom_tokenizer is None
+        and not tools
+        and not tool_choice
+        and not _registry_changed()
+    ):
+        plan = _plans.get(model) if model.__class__ is str or model is None else None
+        if plan is not None and plan is not _NOT_NATIVE:
+            tick = component.sample_tick = component.sample_tick + 1
+            started = 0 if tick % LATENCY_SAMPLE_EVERY else time.perf_counter_ns()
+            try:
+                result = plan.encoding.count_chunked(text, _chunk_chars)
+            except BaseException:  # surrogates, or a native failure: the general path handles it
+                pass
+            else:
+                if started:
+                    component.rust_latency.record(time.perf_counter_ns() - started)
+                component.rust_calls += 1
+                return result
     if type(text) is str:
         wanted = component.wants_native("text", len(text))
     elif type(messages) is list:
