@@ -4,6 +4,10 @@
 //! special-token text is encoded as ordinary text. [`Encoding::count_chunked`] reproduces
 //! LiteLLM's rule of encoding text in independent fixed-size character chunks; because the
 //! chunks are independent, large inputs are counted on several cores with identical results.
+//!
+//! Text is cut into pieces by hand-written equivalents of tiktoken's split regexes
+//! (`pretokenize`), pieces that are a single token are answered by a hash lookup (`vocab`),
+//! and only the rest go through byte-pair merging (the `bpe` crate for long pieces).
 
 mod chunks;
 mod classes;

@@ -250,3 +250,58 @@ fn read_u32(bytes: &[u8], at: usize) -> u64 {
     word.copy_from_slice(&bytes[at..at + 4]);
     u64::from(u32::from_le_bytes(word))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocabs() -> [Vocab; 2] {
+        [
+            Vocab::new(&bpe_openai::cl100k_base().bpe),
+            Vocab::new(&bpe_openai::o200k_base().bpe),
+        ]
+    }
+
+    #[test]
+    fn finds_every_token_and_nothing_else() {
+        for vocab in vocabs() {
+            let bpe = vocab.bpe();
+            for id in 0..bpe.num_tokens() as u32 {
+                let bytes = bpe.token_bytes(id);
+                assert_eq!(vocab.id(bytes), Some(id), "token {id} {bytes:?}");
+                // Extending a token by a byte gives a token only if the vocabulary says so.
+                let mut longer = bytes.to_vec();
+                longer.push(b'\xff');
+                assert_eq!(vocab.id(&longer), None, "token {id} + ff");
+            }
+            assert_eq!(vocab.id(b""), None);
+        }
+    }
+
+    #[test]
+    fn small_merge_matches_bpe_backtracking() {
+        // Byte strings glued from random tokens: the interesting inputs for merging.
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for vocab in vocabs() {
+            let bpe = vocab.bpe();
+            for _ in 0..20_000 {
+                let mut piece = Vec::new();
+                while piece.len() < SMALL_PIECE {
+                    let id = (next() % bpe.num_tokens() as u64) as u32;
+                    piece.extend_from_slice(bpe.token_bytes(id));
+                }
+                piece.truncate(2 + (next() % (SMALL_PIECE as u64 - 1)) as usize);
+                let mut tokens = Vec::new();
+                vocab.encode_into(&piece, &mut tokens);
+                assert_eq!(tokens, bpe.encode_via_backtracking(&piece), "{piece:?}");
+                assert_eq!(vocab.count(&piece), tokens.len(), "{piece:?}");
+            }
+        }
+    }
+}
