@@ -35,7 +35,6 @@ def broken_native(monkeypatch):
     def install(failure):
         monkeypatch.setattr(tokens, "_plans", {})  # plans hold encodings: none may outlive the test
         monkeypatch.setattr(tokens, "count_text", lambda enc, text: BrokenEncoding(failure).count(text))
-        monkeypatch.setattr(tokens, "count_texts", lambda enc, texts: BrokenEncoding(failure).count(texts))
         monkeypatch.setattr(tokens, "encoding", lambda name: BrokenEncoding(failure))
 
     return install

@@ -165,3 +165,44 @@ def test_shadow_mode_returns_litellm_answer_and_counts(mode):
         assert litellm.token_counter(model=model, text=text) == tokens.original_token_counter(model=model, text=text)
     stats = fast_litellm.stats()["tokens"]
     assert stats["shadow_calls"] == 50 and stats["shadow_mismatches"] == 0
+
+
+class LoudStr(str):
+    """A str subclass whose str() differs from its content."""
+
+    def __str__(self) -> str:
+        return "LOUD " + self
+
+
+class DictSubclass(dict):
+    pass
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "assistant", "tool_calls": [{"function": {"arguments": LoudStr("{}")}}]}],
+        [{"role": "assistant", "function_call": {"arguments": LoudStr("x")}}],
+        [{"role": LoudStr("user"), "content": LoudStr("content counted as is")}],
+        [{"role": "user", "content": [{"type": "text", "text": LoudStr("block")}]}],
+        [{"role": "user", "content": [{"type": "text", "text": 0}, {"type": "text", "text": []}]}],
+        [{"role": "user", "content": [{"type": "text", "text": 12345}, {"type": "thinking", "thinking": 1.5}]}],
+        [{"role": "user", "content": [{"type": "text"}, "plain part", ""]}],
+        [{"role": "user", 7: "non-str key with str value", ("t",): 3}],
+        [{"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}],
+        [{"role": "assistant", "tool_calls": [{"function": {"arguments": None}}]}],
+        [{"role": "assistant", "tool_calls": []}],
+        [DictSubclass(role="user", content="dict subclass")],
+        [{"role": "user", "content": "x", "name": LoudStr("n")}],
+        [{"role": "user", "content": ["a", {"type": "compaction", "content": "summary"}]}],
+        [{"role": "user", "search_results": "a str is counted"}],
+        [{"role": "user", "provider_specific_fields": "a str is counted"}],
+        [{"role": "user", "content": "\ud800 lone surrogate in a message"}],
+    ],
+)
+def test_message_walk_edge_shapes_match_litellm(mode, litellm_count, messages):
+    mode("rust")
+    for response in (False, True):
+        kwargs = {"model": "gpt-4o", "messages": messages, "count_response_tokens": response}
+        assert outcome(litellm.token_counter, **kwargs) == outcome(litellm_count, **kwargs)
+    assert fast_litellm.stats()["tokens"]["fallbacks"] == 0

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod calibration;
 mod latency;
+mod messages;
 mod tokens;
 
 #[pymodule]

@@ -57,19 +57,28 @@ impl PyEncoding {
         Ok(count_chunked(py, self.inner, text, chunk_chars))
     }
 
-    /// Sum of `count_chunked` over every str of `texts`, in one crossing.
-    fn count_chunked_many(
+    /// LiteLLM's message walk for the shapes native supports: `(tokens, strings_left)` where
+    /// `strings_left` must still be counted by the caller (longer than `max_exact_chars`, or
+    /// holding lone surrogates); `None` when a message has a shape native does not handle.
+    #[pyo3(signature = (messages, tokens_per_message, tokens_per_name, chunk_chars, max_exact_chars))]
+    fn count_messages<'py>(
         &self,
-        py: Python<'_>,
-        texts: &Bound<'_, PyList>,
+        py: Python<'py>,
+        messages: &Bound<'py, PyList>,
+        tokens_per_message: i64,
+        tokens_per_name: i64,
         chunk_chars: usize,
-    ) -> PyResult<usize> {
-        let mut total = 0;
-        for item in texts.iter() {
-            let text = item.cast::<PyString>()?;
-            total += count_chunked(py, self.inner, text.to_str()?, chunk_chars);
-        }
-        Ok(total)
+        max_exact_chars: usize,
+    ) -> Option<(i64, Vec<Bound<'py, PyString>>)> {
+        crate::messages::count_messages(
+            py,
+            self.inner,
+            messages,
+            tokens_per_message,
+            tokens_per_name,
+            chunk_chars,
+            max_exact_chars,
+        )
     }
 
     /// Tokens of `text` as one piece, without chunking.

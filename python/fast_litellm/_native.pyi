@@ -20,8 +20,15 @@ class Encoding:
         """Tokens of `text` counted in independent chunks of `chunk_chars` code points.
 
         Raises UnicodeEncodeError if `text` holds lone surrogates."""
-    def count_chunked_many(self, texts: list[str], chunk_chars: int) -> int:
-        """Sum of `count_chunked` over `texts`, in one call."""
+    def count_messages(
+        self,
+        messages: list[dict[str, object]],
+        tokens_per_message: int,
+        tokens_per_name: int,
+        chunk_chars: int,
+        max_exact_chars: int,
+    ) -> tuple[int, list[str]] | None:
+        """LiteLLM's message walk: (tokens, strings the caller still counts) or None if unsupported."""
     def count(self, text: str) -> int:
         """Tokens of `text` as one piece (tiktoken's `encode_ordinary` length)."""
     def encode(self, text: str) -> list[int]:

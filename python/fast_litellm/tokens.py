@@ -192,94 +192,24 @@ def count_text(enc: _native.Encoding, text: str) -> int:
     return _core._get_extrapolating_count_function(lambda piece: _count_exact(enc, piece), _max_exact_chars)(text)
 
 
-def count_texts(enc: _native.Encoding, texts: list[str]) -> int:
-    """Sum of `count_text` over `texts`, in one native call when that is possible."""
-    if not texts:
-        return 0
-    try:
-        if max(map(len, texts)) <= _max_exact_chars:
-            return enc.count_chunked_many(texts, _chunk_chars)
-    except UnicodeEncodeError:
-        pass  # a lone surrogate somewhere: count string by string
-    return sum(count_text(enc, text) for text in texts)
-
-
 # ---- messages -----------------------------------------------------------------------------
-
-_TEXT_FIELD_BY_BLOCK_TYPE: Final = {
-    "text": "text",
-    "thinking": "thinking",
-    "redacted_thinking": "thinking",
-    "compaction": "content",
-}
 
 
 class Unsupported(Exception):
     """The payload has a shape the native path does not reproduce; LiteLLM's function answers."""
 
 
-def _collect_message_texts(plan: ModelPlan, messages: list[dict[str, Any]], texts: list[str]) -> int:
-    """Append every string LiteLLM counts in `messages` to `texts`; return the constant tokens.
-
-    Follows `_count_messages`: every str value counts (role included), a `name` adds
-    `tokens_per_name`, tool/function calls count their arguments, content lists count their
-    text blocks. Anything else raises Unsupported."""
-    constant = 0
-    per_message, per_name = plan.tokens_per_message, plan.tokens_per_name
-    append = texts.append
-    for message in messages:
-        constant += per_message
-        for key, value in message.items():
-            if value is None:
-                continue
-            if key == "tool_calls":
-                if type(value) is not list:
-                    raise Unsupported
-                for call in value:
-                    if type(call) is not dict or type(call.get("function")) is not dict:
-                        raise Unsupported
-                    append(str(call["function"].get("arguments", "")))
-            elif key == "function_call":
-                if type(value) is not dict:
-                    raise Unsupported
-                append(str(value.get("arguments", "")))
-            elif isinstance(value, str):
-                append(value)
-                if key == "name":
-                    constant += per_name
-            elif key == "content" and isinstance(value, list):
-                _collect_content_texts(value, append)
-            elif key == "provider_specific_fields" or (key == "search_results" and isinstance(value, list)):
-                raise Unsupported
-    return constant
-
-
-def _collect_content_texts(parts: list[Any], append: Callable[[str], None]) -> None:
-    for part in parts:
-        if isinstance(part, str):
-            append(part)
-            continue
-        if type(part) is not dict:
-            raise Unsupported
-        block_type = part.get("type")
-        field = _TEXT_FIELD_BY_BLOCK_TYPE.get(block_type) if type(block_type) is str else None
-        if field is None:
-            raise Unsupported  # images, documents, tool blocks, errors: LiteLLM's code
-        text = str(part.get(field) or "")
-        if text:
-            append(text)
-
-
-def _as_message_dicts(messages: object) -> list[dict[str, Any]]:
-    if type(messages) is list and all(type(message) is dict for message in messages):
-        return messages  # type: ignore[return-value]  # LiteLLM's copy would hold the same values
-    if not isinstance(messages, (list, tuple)):
-        raise Unsupported
-    try:
-        converted = _utils.convert_list_message_to_dict(messages)
-    except Exception:
-        raise Unsupported from None  # LiteLLM raises its own error for this input
-    return converted
+def _walk_messages(plan: ModelPlan, messages: list[Any]) -> int | None:
+    """Native `_count_messages` (without reply primer and tools), or None if unsupported."""
+    walked = plan.encoding.count_messages(
+        messages, plan.tokens_per_message, plan.tokens_per_name, _chunk_chars, _max_exact_chars
+    )
+    if walked is None:
+        return None
+    tokens, left_over = walked
+    for text in left_over:  # very long strings (sampled) or strings with lone surrogates
+        tokens += count_text(plan.encoding, text)
+    return tokens
 
 
 def count_messages_native(
@@ -289,16 +219,25 @@ def count_messages_native(
     tools: object,
     tool_choice: object,
 ) -> int:
-    message_dicts = _as_message_dicts(messages)
-    texts: list[str] = []
-    total = _collect_message_texts(plan, message_dicts, texts)
-    enc = plan.encoding
-    total += count_texts(enc, texts)
+    message_dicts: Any = messages
+    total = _walk_messages(plan, messages) if type(messages) is list else None
+    if total is None:
+        # LiteLLM first turns pydantic messages (litellm.Message) into dicts; so do we.
+        if not isinstance(messages, (list, tuple)):
+            raise Unsupported
+        try:
+            message_dicts = _utils.convert_list_message_to_dict(messages)
+        except Exception:
+            raise Unsupported from None  # LiteLLM raises its own error for this input
+        total = _walk_messages(plan, message_dicts)
+        if total is None:
+            raise Unsupported
     if count_response_tokens is False:
-        includes_system = any(message.get("role", None) == "system" for message in message_dicts)
         if not tools and tool_choice is None:
             total += 3  # reply primer
         else:
+            enc = plan.encoding
+            includes_system = any(message.get("role", None) == "system" for message in message_dicts)
             total += _core._count_extra(
                 lambda text: count_text(enc, text), tools, tool_choice, includes_system, plan.tool_section
             )

@@ -1,0 +1,198 @@
+//! Walking LiteLLM chat messages (lists of dicts) in native code.
+//!
+//! Mirrors `litellm.litellm_core_utils.token_counter._count_messages` for the shapes the native
+//! path supports: every str value (role included) counts, `name` adds `tokens_per_name`, tool
+//! and function calls count `str(arguments)`, content lists count their text-like blocks.
+//! Any other shape, and any Python error raised while reading the input, makes the walk answer
+//! `None`, and LiteLLM's own function counts the call instead.
+
+use fast_litellm_tokens::Encoding;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+
+/// Above this many bytes of text the strings are copied out and counted without the GIL.
+const DETACH_MIN_BYTES: usize = 64 * 1024;
+
+/// Why a walk stopped: the shape is not supported natively.
+struct Unsupported;
+
+/// What the walk collected: strings to count, and the per-message/per-name constants.
+#[derive(Default)]
+struct Collected<'py> {
+    constant: i64,
+    texts: Vec<Bound<'py, PyString>>,
+    bytes: usize,
+}
+
+impl<'py> Collected<'py> {
+    fn push(&mut self, text: Bound<'py, PyString>) {
+        // Python's len() is O(1); the UTF-8 size is only an estimate for the detach decision.
+        self.bytes += text.len().unwrap_or(0);
+        self.texts.push(text);
+    }
+}
+
+fn text_field(block_type: &str) -> Option<&'static str> {
+    match block_type {
+        "text" => Some("text"),
+        "thinking" | "redacted_thinking" => Some("thinking"),
+        "compaction" => Some("content"),
+        _ => None,
+    }
+}
+
+fn exact_dict<'py>(value: &Bound<'py, PyAny>) -> Result<Bound<'py, PyDict>, Unsupported> {
+    value
+        .cast_exact::<PyDict>()
+        .cloned()
+        .map_err(|_| Unsupported)
+}
+
+/// `str(value)` as Python computes it (a str subclass may override `__str__`).
+fn python_str<'py>(value: &Bound<'py, PyAny>) -> Result<Bound<'py, PyString>, Unsupported> {
+    match value.cast_exact::<PyString>() {
+        Ok(text) => Ok(text.clone()),
+        Err(_) => value.str().map_err(|_| Unsupported),
+    }
+}
+
+fn collect_call_arguments<'py>(
+    call: &Bound<'py, PyAny>,
+    out: &mut Collected<'py>,
+) -> Result<(), Unsupported> {
+    let function = exact_dict(call)?
+        .get_item("function")
+        .map_err(|_| Unsupported)?
+        .ok_or(Unsupported)?;
+    let function = exact_dict(&function)?;
+    let arguments = function.get_item("arguments").map_err(|_| Unsupported)?;
+    match arguments {
+        Some(arguments) => out.push(python_str(&arguments)?),
+        None => out.push(PyString::new(call.py(), "")),
+    }
+    Ok(())
+}
+
+fn collect_content<'py>(
+    parts: &Bound<'py, PyList>,
+    out: &mut Collected<'py>,
+) -> Result<(), Unsupported> {
+    for part in parts.iter() {
+        if let Ok(text) = part.cast::<PyString>() {
+            out.push(text.clone());
+            continue;
+        }
+        let part = exact_dict(&part)?;
+        let block_type = part
+            .get_item("type")
+            .map_err(|_| Unsupported)?
+            .ok_or(Unsupported)?;
+        let block_type = block_type
+            .cast_exact::<PyString>()
+            .map_err(|_| Unsupported)?;
+        let field = text_field(block_type.to_str().map_err(|_| Unsupported)?).ok_or(Unsupported)?;
+        // LiteLLM: str(block.get(field) or "") and skip it when empty.
+        if let Some(value) = part.get_item(field).map_err(|_| Unsupported)? {
+            if value.is_truthy().map_err(|_| Unsupported)? {
+                let text = python_str(&value)?;
+                if text.len().map_err(|_| Unsupported)? > 0 {
+                    out.push(text);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn collect_messages<'py>(
+    messages: &Bound<'py, PyList>,
+    tokens_per_message: i64,
+    tokens_per_name: i64,
+) -> Result<Collected<'py>, Unsupported> {
+    let mut out = Collected::default();
+    for message in messages.iter() {
+        let message = exact_dict(&message)?;
+        out.constant += tokens_per_message;
+        for (key, value) in message.iter() {
+            if value.is_none() {
+                continue;
+            }
+            let key = key
+                .cast::<PyString>()
+                .ok()
+                .and_then(|k| k.to_str().ok().map(str::to_owned));
+            match key.as_deref() {
+                Some("tool_calls") => {
+                    let calls = value.cast_exact::<PyList>().map_err(|_| Unsupported)?;
+                    for call in calls.iter() {
+                        collect_call_arguments(&call, &mut out)?;
+                    }
+                }
+                Some("function_call") => {
+                    let function = exact_dict(&value)?;
+                    match function.get_item("arguments").map_err(|_| Unsupported)? {
+                        Some(arguments) => out.push(python_str(&arguments)?),
+                        None => out.push(PyString::new(value.py(), "")),
+                    }
+                }
+                _ => {
+                    if let Ok(text) = value.cast::<PyString>() {
+                        out.push(text.clone());
+                        if key.as_deref() == Some("name") {
+                            out.constant += tokens_per_name;
+                        }
+                    } else if key.as_deref() == Some("content") {
+                        if let Ok(parts) = value.cast::<PyList>() {
+                            collect_content(parts, &mut out)?;
+                        }
+                    } else if key.as_deref() == Some("provider_specific_fields")
+                        || (key.as_deref() == Some("search_results")
+                            && value.cast::<PyList>().is_ok())
+                    {
+                        return Err(Unsupported);
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Token count of `messages` without the reply primer or tools, plus the strings the caller
+/// must count itself (longer than `max_exact_chars`, or not valid UTF-8); `None` when the
+/// shape is not supported natively.
+pub fn count_messages<'py>(
+    py: Python<'py>,
+    encoding: &'static Encoding,
+    messages: &Bound<'py, PyList>,
+    tokens_per_message: i64,
+    tokens_per_name: i64,
+    chunk_chars: usize,
+    max_exact_chars: usize,
+) -> Option<(i64, Vec<Bound<'py, PyString>>)> {
+    let collected = collect_messages(messages, tokens_per_message, tokens_per_name).ok()?;
+    let mut left_to_caller = Vec::new();
+    let mut exact: Vec<&str> = Vec::with_capacity(collected.texts.len());
+    for text in &collected.texts {
+        let too_long = text.len().map_or(true, |chars| chars > max_exact_chars);
+        match text.to_str() {
+            Ok(utf8) if !too_long => exact.push(utf8),
+            _ => left_to_caller.push(text.clone()),
+        }
+    }
+    let tokens: usize = if collected.bytes < DETACH_MIN_BYTES {
+        exact
+            .iter()
+            .map(|text| encoding.count_chunked(text, chunk_chars))
+            .sum()
+    } else {
+        let owned: Vec<String> = exact.iter().map(|text| (*text).to_owned()).collect();
+        py.detach(move || {
+            owned
+                .iter()
+                .map(|text| encoding.count_chunked(text, chunk_chars))
+                .sum()
+        })
+    };
+    Some((collected.constant + tokens as i64, left_to_caller))
+}
