@@ -28,6 +28,7 @@ import litellm  # noqa: E402
 
 import fast_litellm  # noqa: E402
 from fast_litellm import tokens  # noqa: E402
+from fast_litellm._workloads import ColdInputs  # noqa: E402
 
 MODEL = "gpt-4o"
 CHARS_PER_TOKEN = 5.3  # of the generated prose on o200k_base, measured by warm_up()
@@ -42,40 +43,6 @@ class Result:
     speedup: float
     litellm_p90_us: float
     native_p90_us: float
-
-
-class ColdText:
-    """English prose (sentences of the standard library's docstrings) shuffled so that every
-    call returns text that no earlier call has seen."""
-
-    def __init__(self, seed: int) -> None:
-        self.rng = random.Random(seed)
-        self.sentences = _docstring_sentences()
-        self.serial = 0
-
-    def text(self, chars: int) -> str:
-        self.serial += 1
-        parts, total = [f"{self.serial}."], 0
-        while total < chars:
-            sentence = self.rng.choice(self.sentences)
-            parts.append(sentence)
-            total += len(sentence) + 1
-        return " ".join(parts)[:chars]
-
-
-def _docstring_sentences() -> list[str]:
-    import pydoc  # noqa: F401  # imports a good share of the standard library's documented modules
-
-    texts = set()
-    for module in list(sys.modules.values()):
-        if getattr(module, "__name__", "").split(".")[0] not in sys.stdlib_module_names:
-            continue
-        for value in [module, *vars(module).values()]:
-            doc = getattr(value, "__doc__", None)
-            if isinstance(doc, str) and len(doc) > 40:
-                texts.add(doc)
-    sentences = [s.strip() for doc in texts for s in doc.replace("\n", " ").split(". ") if len(s.strip()) > 20]
-    return [" ".join(sentence.split()) + "." for sentence in sentences]
 
 
 def time_call(function: Callable[..., Any], kwargs: dict[str, Any]) -> float:
@@ -114,14 +81,6 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def chat(gen: ColdText, messages: int) -> list[dict[str, str]]:
-    chat_messages = [{"role": "system", "content": gen.text(200)}]
-    for index in range(messages - 1):
-        role = "user" if index % 2 == 0 else "assistant"
-        chat_messages.append({"role": role, "content": gen.text(300)})
-    return chat_messages
-
-
 def adversarial_inputs(rng: random.Random) -> dict[str, Callable[[], str]]:
     mb = 1_000_000
     serial = iter(range(10**9))
@@ -144,7 +103,7 @@ def adversarial_inputs(rng: random.Random) -> dict[str, Callable[[], str]]:
 
 def run(quick: bool) -> list[Result]:
     fast_litellm.set_mode("tokens", "rust")
-    gen = ColdText(seed=7)
+    gen = ColdInputs(seed=7)
     scale = 0.25 if quick else 1.0
 
     def reps(n: int) -> int:
@@ -160,7 +119,7 @@ def run(quick: bool) -> list[Result]:
     for messages, count in [(2, 2000), (20, 300), (200, 40)]:
         results.append(
             compare(
-                f"chat {messages} messages", reps(count), lambda m=messages: {"model": MODEL, "messages": chat(gen, m)}
+                f"chat {messages} messages", reps(count), lambda m=messages: {"model": MODEL, "messages": gen.chat(m)}
             )
         )
         print(_row(results[-1]), flush=True)
@@ -170,11 +129,47 @@ def run(quick: bool) -> list[Result]:
     return results
 
 
+def run_warm(turns: int) -> list[Result]:
+    """A conversation re-counted on every turn (what chat apps and the proxy do): each side
+    grows its own conversation (same shape, different text) and counts the whole history per
+    turn. These are warm numbers: the history repeats, so the count cache can answer it."""
+    fast_litellm.set_mode("tokens", "rust")
+    gen = ColdInputs(seed=23)
+    results = []
+    for history_chars in (600, 3000):
+        sides: dict[str, list[dict[str, str]]] = {"python": [], "native": []}
+        timings: dict[str, list[float]] = {"python": [], "native": []}
+        for side in sides:
+            sides[side].append({"role": "system", "content": gen.text(4000)})
+        for turn in range(turns):
+            for side, conversation in sides.items():
+                conversation.append({"role": "user", "content": gen.text(history_chars // 3)})
+                conversation.append({"role": "assistant", "content": gen.text(history_chars)})
+                function = tokens.original_token_counter if side == "python" else litellm.token_counter
+                if turn >= turns // 2:
+                    timings[side].append(time_call(function, {"model": MODEL, "messages": conversation}))
+                else:
+                    function(model=MODEL, messages=conversation)
+        b50, n50 = statistics.median(timings["python"]), statistics.median(timings["native"])
+        results.append(
+            Result(
+                case=f"warm conversation {turns} turns x {history_chars} chars",
+                reps=len(timings["python"]),
+                litellm_median_us=round(b50, 3),
+                native_median_us=round(n50, 3),
+                speedup=round(b50 / n50, 2),
+                litellm_p90_us=round(_quantile(timings["python"], 0.9), 3),
+                native_p90_us=round(_quantile(timings["native"], 0.9), 3),
+            )
+        )
+        print(_row(results[-1]), flush=True)
+    return results
+
+
 def warm_up() -> None:
     """Load both encodings on both sides and measure the prose's characters per token."""
     global CHARS_PER_TOKEN
-    gen = ColdText(seed=1)
-    sample = gen.text(200_000)
+    sample = ColdInputs(seed=1).text(200_000)
     CHARS_PER_TOKEN = len(sample) / tokens.original_token_counter(model=MODEL, text=sample)
     for model in (MODEL, "gpt-4"):
         tokens.original_token_counter(model=model, text="warm up")
@@ -199,7 +194,10 @@ def main() -> int:
         f"litellm {litellm.__version__ if hasattr(litellm, '__version__') else ''} model={MODEL} "
         f"prose chars/token={CHARS_PER_TOKEN:.2f} cpus={os.cpu_count()}"
     )
+    print("-- cold: every call counts text neither side has seen")
     results = run(args.quick)
+    print("-- warm: the same conversation re-counted every turn")
+    results += run_warm(turns=20 if args.quick else 60)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump({"benchmark": "tokens", "results": [asdict(r) for r in results]}, handle, indent=2)
