@@ -43,8 +43,8 @@ _patcher = Patcher(
 _DISABLED = os.environ.get("FAST_LITELLM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
 
 _policy_info = _policy.load_into(_components, os.environ)
-for _component in _components.values():
-    _component.configure_from_env(os.environ)
+for _each in _components.values():
+    _each.configure_from_env(os.environ)
 
 
 def patch() -> None:

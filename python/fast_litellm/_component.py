@@ -121,9 +121,11 @@ class Component:
         # Smallest payload size (per payload class) from which native wins; None: never native.
         self._thresholds: dict[str, int | None] = {}
         self.thresholds_source = "shipped default"
-        # Hot-path shortcut: a "text" payload at least this large goes native with no further
-        # checks (mode rust, or auto at full rollout); infinity sends calls through wants_native().
+        # Hot-path shortcuts: a "text" / "messages" payload at least this large goes native with
+        # no further checks (mode rust, or auto at full rollout with the breaker closed);
+        # infinity sends calls through wants_native().
         self.text_native_from: float = math.inf
+        self.messages_native_from: float = math.inf
         self.config_errors: list[str] = []
         self.rust_calls = 0
         self.python_calls = 0
@@ -182,15 +184,18 @@ class Component:
         self._refresh()
 
     def _refresh(self) -> None:
+        self.text_native_from = self._native_from("text")
+        self.messages_native_from = self._native_from("messages")
+
+    def _native_from(self, payload_class: str) -> float:
         if self.breaker.open_until != 0.0 or self._mode not in ("rust", "auto"):
-            self.text_native_from = math.inf
-        elif self._mode == "rust":
-            self.text_native_from = 0
-        elif self._rollout_percent < 100.0:
-            self.text_native_from = math.inf
-        else:
-            threshold = self._thresholds.get("text", 0)
-            self.text_native_from = math.inf if threshold is None else threshold
+            return math.inf
+        if self._mode == "rust":
+            return 0
+        if self._rollout_percent < 100.0:
+            return math.inf
+        threshold = self._thresholds.get(payload_class, 0)
+        return math.inf if threshold is None else threshold
 
     def wants_native(self, payload_class: str, size: int) -> bool:
         """The per-call decision: mode, then (auto) size vs threshold and rollout, then breaker."""

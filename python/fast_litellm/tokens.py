@@ -290,26 +290,28 @@ def token_counter(
     if _litellm.disable_token_counter is True:
         return 0
     component = COMPONENT
-    # Fast path for the commonest call, a plain str counted for a known model; any doubt takes
-    # the general path below, which makes the same decision the long way.
-    if (
-        text.__class__ is str
-        and component.text_native_from <= len(text) <= _max_exact_chars
-        and messages is None
-        and custom_tokenizer is None
-        and not tools
-        and not tool_choice
-        and not _registry_changed()
-    ):
+    # Fast paths for the commonest calls (a plain str, or a list of plain message dicts, for a
+    # model already resolved); any doubt takes the general path below, which makes the same
+    # decision the long way.
+    if custom_tokenizer is None and not tools and not tool_choice and not _registry_changed():
         plan = _plans.get(model) if model.__class__ is str or model is None else None
         if plan is not None and plan is not _NOT_NATIVE:
+            result = None
             tick = component.sample_tick = component.sample_tick + 1
             started = 0 if tick % LATENCY_SAMPLE_EVERY else time.perf_counter_ns()
             try:
-                result = plan.encoding.count_chunked(text, _chunk_chars)
+                if text.__class__ is str:
+                    if messages is None and component.text_native_from <= len(text) <= _max_exact_chars:
+                        result = plan.encoding.count_chunked(text, _chunk_chars)
+                elif text is None and messages.__class__ is list and component.messages_native_from <= len(messages):
+                    walked = plan.encoding.count_messages(
+                        messages, plan.tokens_per_message, plan.tokens_per_name, _chunk_chars, _max_exact_chars
+                    )
+                    if walked is not None and not walked[1]:
+                        result = walked[0] + 3 if count_response_tokens is False else walked[0]
             except BaseException:  # surrogates, or a native failure: the general path handles it
-                pass
-            else:
+                result = None
+            if result is not None:
                 if started:
                     component.rust_latency.record(time.perf_counter_ns() - started)
                 component.rust_calls += 1
