@@ -12,15 +12,25 @@ pub fn chunk_byte_ranges(text: &str, chunk_chars: usize) -> Vec<(usize, usize)> 
         // Fewer bytes than chunk_chars means fewer code points too: one chunk.
         return vec![(0, text.len())];
     }
-    let bytes = text.as_bytes();
     let mut ranges = Vec::with_capacity(text.len() / chunk_chars + 1);
-    let mut start = 0;
-    while start < bytes.len() {
-        let end = advance_chars(bytes, start, chunk_chars);
-        ranges.push((start, end));
-        start = end;
-    }
+    ranges.extend(chunks(text, chunk_chars));
     ranges
+}
+
+/// The ranges of [`chunk_byte_ranges`], found as they are consumed (`chunk_chars > 0`).
+pub(crate) fn chunks(text: &str, chunk_chars: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    debug_assert!(chunk_chars > 0);
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= bytes.len() {
+            return None;
+        }
+        let end = advance_chars(bytes, start, chunk_chars);
+        let range = (start, end);
+        start = end;
+        Some(range)
+    })
 }
 
 /// Byte offset reached after `chars` code points starting at `start` (or the end of `bytes`).

@@ -10,17 +10,48 @@ use bpe_openai::byte_pair_encoding::BytePairEncoding;
 /// encoder does not slow down quadratically.
 pub(crate) const SMALL_PIECE: usize = 16;
 
-/// A slot holds a token id in its low `ID_BITS` bits and high bits of the token's hash above
-/// them, which reject most mismatches without touching the vocabulary.
-const ID_BITS: u32 = 18;
-const ID_MASK: u32 = (1 << ID_BITS) - 1;
-const EMPTY: u32 = u32::MAX;
+/// Tokens up to this many bytes are verified from their table entry alone; longer ones
+/// (a few percent of the vocabulary, rarer still in text) are checked against the vocabulary.
+const INLINE: usize = 12;
+/// Entries per bucket: a bucket is one 64-byte cache line.
+const BUCKET: usize = 4;
+/// Entries per token: at half load about 6% of buckets overflow into the next one and 4% of
+/// tokens live outside their home bucket (the rarer ones: tokens are placed in id order), so
+/// a lookup, hit or miss, nearly always reads one cache line.
+const ENTRIES_PER_TOKEN: usize = 2;
+/// `Entry::rest` bits holding the key's tail and length; the id sits above them.
+const KEY_BITS: u32 = 40;
+const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
+const ID_MASK: u64 = (1 << 23) - 1;
+/// Set in `rest` of a bucket's last entry if keys from it or before it went on to the next
+/// bucket: a lookup that misses in a bucket without it is over.
+const OVERFLOW: u64 = 1 << 63;
+/// `Entry::rest` of an unused entry (no key has length 255).
+const EMPTY: u64 = u64::MAX;
 
-/// Map from token bytes to token id: open addressing with linear probing.
+/// One token: the key of its bytes (see [`key`]) and, above the key in `rest`, its id.
+#[derive(Clone, Copy)]
+#[repr(C)]
+struct Entry {
+    head: u64,
+    rest: u64,
+}
+
+/// A cache line of entries, filled from the front; an overflowing bucket spills into the
+/// next one (linear probing by buckets), so a lookup stops at the first unused entry, or at
+/// the end of a full bucket without the `OVERFLOW` mark.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Bucket([Entry; BUCKET]);
+
+/// Map from token bytes to token id: open addressing over cache-line buckets.
 pub(crate) struct Vocab {
     bpe: &'static BytePairEncoding,
-    slots: Box<[u32]>,
-    mask: usize,
+    buckets: Box<[Bucket]>,
+    /// Id of the token of every two bytes (`u32::MAX` if none), indexed by
+    /// `first << 8 | second`: merging starts from all adjacent byte pairs of a piece, and a
+    /// direct index is cheaper than a hash lookup (the ASCII pairs span 64 KiB).
+    pairs: Box<[u32]>,
     /// Longest token in bytes: longer pieces skip the lookup.
     max_token_len: usize,
 }
@@ -29,26 +60,48 @@ impl Vocab {
     pub(crate) fn new(bpe: &'static BytePairEncoding) -> Vocab {
         let tokens = bpe.num_tokens();
         assert!(
-            tokens < ID_MASK as usize,
+            tokens as u64 <= ID_MASK,
             "vocabulary too large for the lookup table"
         );
-        // At most 3/8 full (1/4 to 1/2), so a miss usually ends at the first empty slot.
-        let capacity = (tokens * 4 / 3).next_power_of_two().max(16);
+        let entries = tokens * ENTRIES_PER_TOKEN;
+        let empty = Bucket(
+            [Entry {
+                head: 0,
+                rest: EMPTY,
+            }; BUCKET],
+        );
         let mut vocab = Vocab {
             bpe,
-            slots: vec![EMPTY; capacity].into_boxed_slice(),
-            mask: capacity - 1,
+            buckets: vec![empty; entries.div_ceil(BUCKET).max(1)].into_boxed_slice(),
+            pairs: vec![u32::MAX; 1 << 16].into_boxed_slice(),
             max_token_len: 0,
         };
         for id in 0..tokens as u32 {
             let bytes = bpe.token_bytes(id);
+            assert!(bytes.len() < 255, "token too long for the lookup table");
             vocab.max_token_len = vocab.max_token_len.max(bytes.len());
-            let hash = hash(bytes);
-            let mut slot = hash as usize & vocab.mask;
-            while vocab.slots[slot] != EMPTY {
-                slot = (slot + 1) & vocab.mask;
+            if let [first, second] = *bytes {
+                vocab.pairs[usize::from(first) << 8 | usize::from(second)] = id;
             }
-            vocab.slots[slot] = tag(hash) | id;
+            let (head, rest) = key(bytes);
+            let mut b = vocab.bucket_of(head, rest);
+            'placed: loop {
+                for entry in &mut vocab.buckets[b].0 {
+                    if entry.rest == EMPTY {
+                        *entry = Entry {
+                            head,
+                            rest: rest | u64::from(id) << KEY_BITS,
+                        };
+                        break 'placed;
+                    }
+                }
+                vocab.buckets[b].0[BUCKET - 1].rest |= OVERFLOW;
+                b = if b + 1 == vocab.buckets.len() {
+                    0
+                } else {
+                    b + 1
+                };
+            }
         }
         vocab
     }
@@ -57,9 +110,51 @@ impl Vocab {
         self.bpe
     }
 
-    /// Bytes of the table, for reporting.
+    /// Bytes of the tables, for reporting.
     pub(crate) fn table_bytes(&self) -> usize {
-        self.slots.len() * std::mem::size_of::<u32>()
+        std::mem::size_of_val(&*self.buckets) + std::mem::size_of_val(&*self.pairs)
+    }
+
+    /// The rank (id) of the token whose bytes are exactly `bytes`, `u32::MAX` if none.
+    #[inline]
+    fn rank(&self, bytes: &[u8]) -> u32 {
+        match *bytes {
+            [first, second] => self.pairs[usize::from(first) << 8 | usize::from(second)],
+            _ => self.id(bytes).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// The bucket a key starts probing at: a multiply-fold hash, reduced to the table size by
+    /// a multiply-shift (the table size need not be a power of two).
+    #[inline(always)]
+    fn bucket_of(&self, head: u64, rest: u64) -> usize {
+        let h = fold_mul(head ^ 0x243F_6A88_85A3_08D3, rest ^ 0x1319_8A2E_0370_7344);
+        let h = fold_mul(h ^ 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89);
+        ((u128::from(h) * self.buckets.len() as u128) >> 64) as usize
+    }
+
+    /// Starts loading the table entry `count(piece)` will read first, so that the cache
+    /// misses of several pieces overlap instead of following one another.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, piece: &[u8]) {
+        let entry: *const u8 = match *piece {
+            [] | [_] => return,
+            [first, second] => {
+                (&self.pairs[usize::from(first) << 8 | usize::from(second)] as *const u32).cast()
+            }
+            _ if piece.len() > self.max_token_len => return,
+            _ => {
+                let (head, rest) = key(piece);
+                (&self.buckets[self.bucket_of(head, rest)] as *const Bucket).cast()
+            }
+        };
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch is only a hint; `entry` points into a live table anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(entry.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = entry;
     }
 
     /// The id of the token whose bytes are exactly `bytes`.
@@ -68,29 +163,48 @@ impl Vocab {
         if bytes.len() > self.max_token_len {
             return None;
         }
-        let hash = hash(bytes);
-        let tag = tag(hash);
-        let mut slot = hash as usize & self.mask;
+        let (head, rest) = key(bytes);
+        let mut b = self.bucket_of(head, rest);
         loop {
-            let entry = self.slots[slot];
-            if entry == EMPTY {
-                return None;
-            }
-            if entry & !ID_MASK == tag {
-                let id = entry & ID_MASK;
-                if same_bytes(self.bpe.token_bytes(id), bytes) {
-                    return Some(id);
+            for entry in &self.buckets[b].0 {
+                if entry.head == head && entry.rest & KEY_MASK == rest {
+                    let id = (entry.rest >> KEY_BITS & ID_MASK) as u32;
+                    if bytes.len() <= INLINE || self.long_token_is(id, bytes) {
+                        return Some(id);
+                    }
+                } else if entry.rest == EMPTY {
+                    return None;
                 }
             }
-            slot = (slot + 1) & self.mask;
+            if self.buckets[b].0[BUCKET - 1].rest & OVERFLOW == 0 {
+                return None;
+            }
+            b = if b + 1 == self.buckets.len() {
+                0
+            } else {
+                b + 1
+            };
         }
+    }
+
+    /// Whether token `id`, whose key matches that of `bytes`, really has those bytes.
+    #[cold]
+    fn long_token_is(&self, id: u32, bytes: &[u8]) -> bool {
+        self.bpe.token_bytes(id) == bytes
     }
 
     /// Number of tokens of one piece.
     #[inline]
     pub(crate) fn count(&self, piece: &[u8]) -> usize {
-        if piece.len() <= 1 {
-            return piece.len();
+        match *piece {
+            [] | [_] => return piece.len(),
+            // Two bytes are one token or two single-byte tokens.
+            [first, second] => {
+                return 1 + usize::from(
+                    self.pairs[usize::from(first) << 8 | usize::from(second)] == u32::MAX,
+                );
+            }
+            _ => {}
         }
         if self.id(piece).is_some() {
             return 1;
@@ -154,9 +268,7 @@ impl<'a> SmallMerge<'a> {
         match self.starts.get(k + 2) {
             Some(&end) if k + 2 < self.len => {
                 let start = self.starts[k] as usize;
-                self.vocab
-                    .id(&self.piece[start..end as usize])
-                    .unwrap_or(u32::MAX)
+                self.vocab.rank(&self.piece[start..end as usize])
             }
             _ => u32::MAX,
         }
@@ -188,53 +300,31 @@ impl<'a> SmallMerge<'a> {
     }
 }
 
-/// The hash bits stored next to an id (the top bits: the low ones pick the slot).
-#[inline]
-fn tag(hash: u64) -> u32 {
-    (hash >> 32) as u32 & !ID_MASK
-}
-
-/// A fast hash for short byte strings: multiply-rotate over 8-byte words. The tail is read
-/// with overlapping loads rather than copied into a buffer, which would stall on store
-/// forwarding; the length is mixed in, so overlapping reads cannot confuse two lengths.
-#[inline]
-fn hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mix = |h: u64, w: u64| (h ^ w).wrapping_mul(K).rotate_left(31);
+/// The key of a byte string: its length and at most 12 of its bytes, packed as
+/// `(head, tail | len << 32)`. For strings of up to `INLINE` bytes the packed bytes cover the
+/// whole string (overlapping reads, no copy into a buffer), so equal keys mean equal strings;
+/// longer strings keep their first 8 and last 4 bytes.
+#[inline(always)]
+fn key(bytes: &[u8]) -> (u64, u64) {
     let n = bytes.len();
-    let mut h = (n as u64).wrapping_mul(K);
-    if n >= 8 {
-        let mut i = 0;
-        while i + 8 < n {
-            h = mix(h, read_u64(bytes, i));
-            i += 8;
-        }
-        h = mix(h, read_u64(bytes, n - 8));
+    let (head, tail) = if n >= 8 {
+        (read_u64(bytes, 0), read_u32(bytes, n - 4))
     } else if n >= 4 {
-        h = mix(h, (read_u32(bytes, 0) << 32) | read_u32(bytes, n - 4));
+        (read_u32(bytes, 0), read_u32(bytes, n - 4))
     } else if n > 0 {
         let (a, b, c) = (bytes[0], bytes[n / 2], bytes[n - 1]);
-        h = mix(h, u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c));
-    }
-    h ^= h >> 29;
-    h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h ^ (h >> 32)
+        (u64::from(a) | u64::from(b) << 8 | u64::from(c) << 16, 0)
+    } else {
+        (0, 0)
+    };
+    (head, tail | (n as u64) << 32)
 }
 
-/// `a == b`, without a libc `memcmp` call for the short strings tokens are.
-#[inline]
-fn same_bytes(a: &[u8], b: &[u8]) -> bool {
-    let n = a.len();
-    if n != b.len() {
-        return false;
-    }
-    match n {
-        // Two overlapping loads cover the whole string.
-        8..=16 => read_u64(a, 0) == read_u64(b, 0) && read_u64(a, n - 8) == read_u64(b, n - 8),
-        4..=7 => read_u32(a, 0) == read_u32(b, 0) && read_u32(a, n - 4) == read_u32(b, n - 4),
-        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
-        _ => a == b,
-    }
+/// The 128-bit product of `a` and `b`, folded to 64 bits.
+#[inline(always)]
+fn fold_mul(a: u64, b: u64) -> u64 {
+    let product = u128::from(a) * u128::from(b);
+    product as u64 ^ (product >> 64) as u64
 }
 
 #[inline(always)]
@@ -275,6 +365,110 @@ mod tests {
                 assert_eq!(vocab.id(&longer), None, "token {id} + ff");
             }
             assert_eq!(vocab.id(b""), None);
+        }
+    }
+
+    /// Byte strings that are not tokens are not found, whether or not their key matches that
+    /// of a token (long tokens keep only 12 of their bytes in the key).
+    #[test]
+    fn rejects_non_tokens() {
+        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for vocab in vocabs() {
+            let bpe = vocab.bpe();
+            let tokens: std::collections::HashMap<&[u8], u32> = (0..bpe.num_tokens() as u32)
+                .map(|id| (bpe.token_bytes(id), id))
+                .collect();
+            let expect = |bytes: &[u8]| tokens.get(bytes).copied();
+            for id in 0..bpe.num_tokens() as u32 {
+                let bytes = bpe.token_bytes(id);
+                // Change each byte that only long keys leave out, and a few others.
+                for at in 0..bytes.len() {
+                    if bytes.len() > INLINE && (8..bytes.len() - 4).contains(&at) || at % 3 == 0 {
+                        let mut other = bytes.to_vec();
+                        other[at] = other[at].wrapping_add(1 + (next() % 255) as u8);
+                        assert_eq!(vocab.id(&other), expect(&other), "{other:?}");
+                    }
+                }
+                // Prefixes and the token without its first byte.
+                for cut in [1, bytes.len() / 2, bytes.len().saturating_sub(1)] {
+                    let prefix = &bytes[..cut.min(bytes.len())];
+                    assert_eq!(vocab.id(prefix), expect(prefix), "{prefix:?}");
+                }
+                let suffix = &bytes[1.min(bytes.len())..];
+                assert_eq!(vocab.id(suffix), expect(suffix), "{suffix:?}");
+            }
+            // Random short strings over a text-like alphabet: many are tokens, many not.
+            let alphabet = b" etaoinshrdlucmfwypvbgkjqxzETAOIN.,'\n0123456789\xc3\xa9";
+            for _ in 0..400_000 {
+                let len = 1 + (next() % 14) as usize;
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                    .collect();
+                assert_eq!(vocab.id(&bytes), expect(&bytes), "{bytes:?}");
+            }
+        }
+    }
+
+    /// Lookups read one cache line nearly always: few buckets overflow, and the hash spreads
+    /// keys as well as a uniform one would.
+    #[test]
+    fn buckets_rarely_overflow() {
+        for vocab in vocabs() {
+            let overflowed = vocab
+                .buckets
+                .iter()
+                .filter(|b| b.0[BUCKET - 1].rest != EMPTY && b.0[BUCKET - 1].rest & OVERFLOW != 0)
+                .count();
+            let share = overflowed as f64 / vocab.buckets.len() as f64;
+            assert!(share < 0.08, "{share} of buckets overflowed");
+            // Every token sits in its own bucket or the next.
+            let bpe = vocab.bpe();
+            let mut far = 0;
+            let mut displaced = 0;
+            for id in 0..bpe.num_tokens() as u32 {
+                let (head, rest) = key(bpe.token_bytes(id));
+                let home = vocab.bucket_of(head, rest);
+                let holds = |b: usize| {
+                    let b = b % vocab.buckets.len();
+                    vocab.buckets[b].0.iter().any(|e| {
+                        e.head == head
+                            && e.rest != EMPTY
+                            && e.rest >> KEY_BITS & ID_MASK == u64::from(id)
+                    })
+                };
+                let distance = (home..).position(holds).unwrap();
+                far += usize::from(distance > 1);
+                displaced += usize::from(distance > 0);
+            }
+            // As for uniform hashing: about 4% and under 1%.
+            assert!(
+                displaced * 20 < bpe.num_tokens(),
+                "{displaced} tokens not at home"
+            );
+            assert!(
+                far * 100 < bpe.num_tokens(),
+                "{far} tokens two or more buckets away"
+            );
+        }
+    }
+
+    #[test]
+    fn pair_table_matches_vocabulary() {
+        for vocab in vocabs() {
+            for pair in 0..=u16::MAX {
+                let bytes = pair.to_be_bytes();
+                assert_eq!(vocab.rank(&bytes), vocab.id(&bytes).unwrap_or(u32::MAX));
+                assert_eq!(
+                    vocab.count(&bytes),
+                    2 - usize::from(vocab.id(&bytes).is_some())
+                );
+            }
         }
     }
 

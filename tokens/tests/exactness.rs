@@ -276,6 +276,30 @@ fn chunked_counts_match_tiktoken_per_chunk() {
     }
 }
 
+/// Texts below the parallel threshold take the sequential paths (one chunk, lazily found
+/// chunks); all must equal the sum of per-chunk counts.
+#[test]
+fn small_chunked_counts_match_per_chunk_counts() {
+    let mut rng = Rng(77);
+    for name in EncodingName::ALL {
+        let enc = Encoding::get(name);
+        for _ in 0..2_000 {
+            let text = random_text(&mut rng, 60);
+            for chunk in [0, 1, 3, 16, 1024, text.len(), text.len() + 1] {
+                let expected: usize = chunk_byte_ranges(&text, chunk)
+                    .into_iter()
+                    .map(|(s, e)| enc.count(&text[s..e]))
+                    .sum();
+                assert_eq!(
+                    enc.count_chunked(&text, chunk),
+                    expected,
+                    "{name} chunk {chunk} {text:?}"
+                );
+            }
+        }
+    }
+}
+
 /// Every code point in contexts that exercise each class decision of both splitters.
 #[test]
 fn every_code_point_in_context() {
