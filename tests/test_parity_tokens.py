@@ -206,3 +206,29 @@ def test_message_walk_edge_shapes_match_litellm(mode, litellm_count, messages):
         kwargs = {"model": "gpt-4o", "messages": messages, "count_response_tokens": response}
         assert outcome(litellm.token_counter, **kwargs) == outcome(litellm_count, **kwargs)
     assert fast_litellm.stats()["tokens"]["fallbacks"] == 0
+
+
+def test_count_cache_hits_give_litellm_answer(mode, litellm_count):
+    mode("rust")
+    tokens.configure_count_cache(tokens.DEFAULT_COUNT_CACHE_MB)  # also empties the cache
+    history = [{"role": "system", "content": "You are helpful. " * 200}]
+    for turn in range(6):
+        history.append({"role": "user", "content": f"question {turn} " * 40})
+        assert litellm.token_counter(model="gpt-4o", messages=history) == litellm_count(
+            model="gpt-4o", messages=history
+        )
+        text = history[0]["content"] + str(turn % 2)
+        assert litellm.token_counter(model="gpt-4o", text=text) == litellm_count(model="gpt-4o", text=text)
+    cache = fast_litellm.stats()["tokens"]["count_cache"]
+    assert cache["hits"] >= 5 + 4 and cache["entries"] > 0
+
+
+def test_count_cache_can_be_disabled(mode):
+    mode("rust")
+    tokens.configure_count_cache(0)
+    try:
+        text = "repeated content " * 100
+        assert litellm.token_counter(model="gpt-4o", text=text) == litellm.token_counter(model="gpt-4o", text=text)
+        assert fast_litellm.stats()["tokens"]["count_cache"]["entries"] == 0
+    finally:
+        tokens.configure_count_cache(tokens.DEFAULT_COUNT_CACHE_MB)

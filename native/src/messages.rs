@@ -7,6 +7,8 @@
 //! `None`, and LiteLLM's own function counts the call instead.
 
 use fast_litellm_tokens::Encoding;
+
+use crate::tokens::counted;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
@@ -183,14 +185,14 @@ pub fn count_messages<'py>(
     let tokens: usize = if collected.bytes < DETACH_MIN_BYTES {
         exact
             .iter()
-            .map(|text| encoding.count_chunked(text, chunk_chars))
+            .map(|text| counted(encoding, text, chunk_chars))
             .sum()
     } else {
         let owned: Vec<String> = exact.iter().map(|text| (*text).to_owned()).collect();
         py.detach(move || {
             owned
                 .iter()
-                .map(|text| encoding.count_chunked(text, chunk_chars))
+                .map(|text| counted(encoding, text, chunk_chars))
                 .sum()
         })
     };

@@ -1,6 +1,8 @@
 //! Bindings of the token-counting core.
 
-use fast_litellm_tokens::{Encoding, EncodingName};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fast_litellm_tokens::{CountCache, Encoding, EncodingName};
 use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyString};
@@ -126,12 +128,72 @@ fn count_chunked(
     chunk_chars: usize,
 ) -> usize {
     if text.len() < DETACH_MIN_BYTES {
+        return counted(encoding, text, chunk_chars);
+    }
+    py.detach(|| counted(encoding, text, chunk_chars))
+}
+
+/// The bounded count cache of one encoding; it only answers for the chunk size it was
+/// configured with (LiteLLM's), since a count depends on the chunking.
+struct CacheSlot {
+    cache: CountCache,
+    chunk_chars: AtomicUsize,
+}
+
+static CACHES: [CacheSlot; 2] = [
+    CacheSlot {
+        cache: CountCache::new(0),
+        chunk_chars: AtomicUsize::new(0),
+    },
+    CacheSlot {
+        cache: CountCache::new(0),
+        chunk_chars: AtomicUsize::new(0),
+    },
+];
+
+fn cache_slot(name: EncodingName) -> &'static CacheSlot {
+    match name {
+        EncodingName::Cl100kBase => &CACHES[0],
+        EncodingName::O200kBase => &CACHES[1],
+    }
+}
+
+/// `count_chunked`, answered from the count cache for repeated long strings.
+pub fn counted(encoding: &'static Encoding, text: &str, chunk_chars: usize) -> usize {
+    let slot = cache_slot(encoding.name());
+    if slot.chunk_chars.load(Ordering::Relaxed) != chunk_chars {
         return encoding.count_chunked(text, chunk_chars);
     }
-    py.detach(|| encoding.count_chunked(text, chunk_chars))
+    slot.cache
+        .count_with(text, |text| encoding.count_chunked(text, chunk_chars))
+}
+
+/// Set the count cache's byte budget per encoding (0 disables it) and the chunk size it
+/// serves; drops every cached count.
+#[pyfunction]
+fn configure_count_cache(budget_bytes: u64, chunk_chars: usize) {
+    for slot in &CACHES {
+        slot.chunk_chars.store(chunk_chars, Ordering::Relaxed);
+        slot.cache.set_budget(budget_bytes);
+    }
+}
+
+/// Hits, misses, entries, bytes and budget of the count caches, summed over encodings.
+#[pyfunction]
+fn count_cache_stats<'py>(py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyDict>> {
+    let dict = pyo3::types::PyDict::new(py);
+    let stats: Vec<_> = CACHES.iter().map(|slot| slot.cache.stats()).collect();
+    dict.set_item("hits", stats.iter().map(|s| s.hits).sum::<u64>())?;
+    dict.set_item("misses", stats.iter().map(|s| s.misses).sum::<u64>())?;
+    dict.set_item("entries", stats.iter().map(|s| s.entries).sum::<usize>())?;
+    dict.set_item("bytes", stats.iter().map(|s| s.bytes).sum::<usize>())?;
+    dict.set_item("budget_bytes_per_encoding", stats[0].budget_bytes)?;
+    Ok(dict)
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyEncoding>()?;
+    m.add_function(wrap_pyfunction!(configure_count_cache, m)?)?;
+    m.add_function(wrap_pyfunction!(count_cache_stats, m)?)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _policy, tokens
+from fast_litellm import _native, _policy, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -43,6 +43,13 @@ _patcher = Patcher(
 _DISABLED = os.environ.get("FAST_LITELLM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
 
 _policy_info = _policy.load_into(_components, os.environ)
+if "FAST_LITELLM_TOKEN_CACHE_MB" in os.environ:
+    try:
+        tokens.configure_count_cache(float(os.environ["FAST_LITELLM_TOKEN_CACHE_MB"]))
+    except ValueError as _error:
+        tokens.COMPONENT.config_errors.append(
+            f"FAST_LITELLM_TOKEN_CACHE_MB: {_error}; using {tokens.count_cache_mb} MB"
+        )
 for _each in _components.values():
     _each.configure_from_env(os.environ)
 
@@ -74,7 +81,9 @@ def get_mode(component: str) -> str:
 
 def stats() -> dict[str, dict[str, object]]:
     """Per component: calls on rust / python, fallbacks, shadow mismatches, latency percentiles."""
-    return {name: component.stats() for name, component in _components.items()}
+    result = {name: component.stats() for name, component in _components.items()}
+    result["tokens"]["count_cache"] = _native.count_cache_stats()
+    return result
 
 
 def reset_stats() -> None:
@@ -118,6 +127,7 @@ def status() -> dict[str, Any]:
             "chunk_chars": tokens.chunk_chars(),
             "max_exact_chars": tokens.max_exact_chars(),
             "native_encodings": list(tokens.NATIVE_ENCODINGS),
+            "count_cache_mb": tokens.count_cache_mb,
         },
     }
 

@@ -36,6 +36,12 @@ class Encoding:
     def decode_bytes(self, tokens: Sequence[int]) -> bytes:
         """The bytes of `tokens`; KeyError for an id outside the vocabulary."""
 
+def configure_count_cache(budget_bytes: int, chunk_chars: int) -> None:
+    """Byte budget of the count cache per encoding (0 disables it) and the chunk size it serves."""
+
+def count_cache_stats() -> dict[str, int]:
+    """hits, misses, entries, bytes and budget_bytes_per_encoding of the count caches."""
+
 @final
 class LatencyHistogram:
     """HdrHistogram of latencies in nanoseconds (1 ns..100 s, 3 significant digits)."""

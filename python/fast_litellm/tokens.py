@@ -81,6 +81,7 @@ def install() -> None:
     _chunk_chars = _default_of(core._get_tiktoken_count_function, "chunk_size")
     _max_exact_chars = _default_of(core._get_extrapolating_count_function, "max_exact_chars")
     _plans.clear()
+    configure_count_cache(count_cache_mb)
 
 
 def _default_of(function: Callable[..., object], parameter: str) -> int:
@@ -88,6 +89,21 @@ def _default_of(function: Callable[..., object], parameter: str) -> int:
     if not isinstance(value, int) or value <= 0:
         raise RuntimeError(f"unexpected default {parameter}={value!r} in LiteLLM's {function.__name__}")
     return value
+
+
+DEFAULT_COUNT_CACHE_MB: Final = 16
+count_cache_mb = DEFAULT_COUNT_CACHE_MB
+
+
+def configure_count_cache(megabytes: float) -> None:
+    """Budget of the cache of counts of repeated long strings, per encoding (0 disables it).
+
+    Keyed by the whole text, so a hit is the count a fresh count would give."""
+    global count_cache_mb
+    if megabytes < 0:
+        raise ValueError(f"count cache size must be >= 0 MB, got {megabytes}")
+    count_cache_mb = megabytes
+    _native.configure_count_cache(int(megabytes * 1024 * 1024), _chunk_chars)
 
 
 def chunk_chars() -> int:

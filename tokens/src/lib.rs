@@ -11,9 +11,11 @@
 
 mod chunks;
 mod classes;
+mod count_cache;
 mod encoding;
 mod pretokenize;
 mod vocab;
 
 pub use chunks::chunk_byte_ranges;
+pub use count_cache::{CacheStats, CountCache, MIN_CACHED_CHARS};
 pub use encoding::{Encoding, EncodingName, UnknownEncoding};
