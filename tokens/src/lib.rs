@@ -13,6 +13,7 @@ mod chunks;
 mod classes;
 mod count_cache;
 mod encoding;
+mod merge_memo;
 mod pretokenize;
 mod vocab;
 

@@ -6,6 +6,8 @@
 
 use bpe_openai::byte_pair_encoding::BytePairEncoding;
 
+use crate::merge_memo;
+
 /// Pieces up to this many bytes are merged on the stack; longer ones go to `bpe`, whose
 /// encoder does not slow down quadratically.
 pub(crate) const SMALL_PIECE: usize = 16;
@@ -210,7 +212,12 @@ impl Vocab {
             return 1;
         }
         if piece.len() <= SMALL_PIECE {
-            return SmallMerge::new(self, piece).run().len - 1;
+            let (head, rest) = key(piece);
+            let hash = fold_mul(head ^ 0x9E37_79B9_7F4A_7C15, rest ^ 0xC2B2_AE3D_27D4_EB4F);
+            let owner = self as *const Vocab as usize;
+            return merge_memo::count_with(owner, piece, hash, || {
+                SmallMerge::new(self, piece).run().len - 1
+            });
         }
         self.bpe.count(piece)
     }
