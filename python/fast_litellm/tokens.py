@@ -8,8 +8,9 @@ types, malformed input that LiteLLM answers with an error) goes to LiteLLM's own
 the answer (or the exception) is always LiteLLM's.
 
 Model resolution uses LiteLLM's own functions once per model name and is cached; the cache is
-dropped when the model registry changes (`litellm.model_cost` replaced or resized, or the
-OpenAI/Azure model lists resized) or `disable_hf_tokenizer_download` flips.
+dropped when the model registry changes (`litellm.model_cost` replaced or resized, as
+`register_model` does) or `disable_hf_tokenizer_download` flips. Editing LiteLLM's model lists
+in place without touching `model_cost` is not detected.
 """
 
 from __future__ import annotations
