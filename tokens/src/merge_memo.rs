@@ -10,7 +10,10 @@ use std::cell::RefCell;
 
 /// Pieces up to this many bytes are memoized (the stack merge's limit).
 pub(crate) const MAX_PIECE: usize = 16;
-const SLOTS: usize = 2048;
+/// 8192 slots of 32 bytes: 256 KiB per counting thread. Four times fewer slots made counting
+/// English prose about 15% slower, warm or with cold caches (distinct multi-token pieces of a
+/// long text outnumber them, and a miss costs a dozen or more table lookups).
+const SLOTS: usize = 8192;
 
 #[derive(Clone, Copy)]
 struct Slot {

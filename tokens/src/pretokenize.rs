@@ -53,12 +53,85 @@ impl Iterator for Pieces<'_> {
             return None;
         }
         let end = match self.pattern {
-            Pattern::Cl100k => self.scan.cl100k_piece(start),
-            Pattern::O200k => self.scan.o200k_piece(start),
+            Pattern::Cl100k => self.scan.cl100k_piece_fast(start),
+            Pattern::O200k => self.scan.o200k_piece_fast(start),
         };
         debug_assert!(end > start && self.scan.bytes.len() >= end);
         self.pos = end;
         Some((start, end))
+    }
+}
+
+/// Flags of a byte for the ASCII fast paths: an ASCII character's class flags (a unit test
+/// checks them against [`CharClasses`]), or `NON_ASCII` for any byte of a multi-byte character.
+const NON_ASCII: u8 = 1 << 6;
+/// `[^\s\p{L}\p{N}]` fails on these flags (and on the end of the text).
+const NOT_OTHER: u8 = LETTER | NUMBER | SPACE | END | NON_ASCII;
+
+static BYTE_CLASSES: [u8; 256] = byte_classes();
+
+const fn byte_classes() -> [u8; 256] {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'a'..=b'z' => LETTER | LOWER,
+            b'A'..=b'Z' => LETTER | UPPER,
+            b'0'..=b'9' => NUMBER,
+            b'\n' | b'\r' => SPACE | NEWLINE,
+            b'\t' | 0x0B | 0x0C | b' ' => SPACE,
+            0x80..=0xFF => NON_ASCII,
+            _ => 0,
+        };
+        b += 1;
+    }
+    table
+}
+
+/// A range of ASCII letters scanned in bulk.
+#[derive(Clone, Copy)]
+enum AsciiLetters {
+    /// `[A-Za-z]`, all of `\p{L}` below 0x80.
+    Any,
+    /// `[A-Z]`, all of o200k's UPPER below 0x80.
+    Upper,
+    /// `[a-z]`, all of o200k's LOWER below 0x80.
+    Lower,
+}
+
+impl AsciiLetters {
+    /// The byte range `first..first + 26` the letters span after OR-ing in `fold`.
+    #[inline(always)]
+    fn range(self) -> (u8, u8) {
+        match self {
+            AsciiLetters::Any => (b'a', 0x20),
+            AsciiLetters::Upper => (b'A', 0),
+            AsciiLetters::Lower => (b'a', 0),
+        }
+    }
+
+    #[inline(always)]
+    fn contains(self, b: u8) -> bool {
+        let (first, fold) = self.range();
+        (b | fold).wrapping_sub(first) < 26
+    }
+
+    /// Bit k set if byte k of `chunk` (16 bytes) is one of the letters.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    fn mask16(self, chunk: &[u8]) -> u32 {
+        use std::arch::x86_64::*;
+        debug_assert_eq!(chunk.len(), 16);
+        let (first, fold) = self.range();
+        // SAFETY: SSE2 is part of the x86_64 baseline, and `chunk` holds the 16 bytes read.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let v = _mm_or_si128(v, _mm_set1_epi8(fold as i8));
+            // Shift the range to start at -128: a member is then below -128 + 26 (signed).
+            let shifted = _mm_add_epi8(v, _mm_set1_epi8(0x80u8.wrapping_sub(first) as i8));
+            let member = _mm_cmplt_epi8(shifted, _mm_set1_epi8(-128 + 26));
+            _mm_movemask_epi8(member) as u32
+        }
     }
 }
 
@@ -129,6 +202,224 @@ impl Scanner<'_> {
             let code = (u32::from(b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3);
             (code, 4)
         }
+    }
+
+    /// Flags of the byte at `i` (see [`BYTE_CLASSES`]), `END` past the text.
+    #[inline(always)]
+    fn byte_flags(&self, i: usize) -> u8 {
+        match self.bytes.get(i) {
+            Some(&b) => BYTE_CLASSES[usize::from(b)],
+            None => END,
+        }
+    }
+
+    /// [`Self::run_end`] for a run of ASCII letters of `kind`, continued by the general scan
+    /// if a non-ASCII character follows them.
+    #[inline(always)]
+    fn fast_run_end(&self, i: usize, kind: AsciiLetters, flags: u8) -> usize {
+        let end = self.ascii_run_end(i, kind);
+        if self.byte_flags(end) & NON_ASCII != 0 {
+            return self.run_end(end, flags);
+        }
+        end
+    }
+
+    /// The end of the run of ASCII upper-case letters at `s`, and the end of the run of ASCII
+    /// lower-case letters after it.
+    #[inline(always)]
+    fn upper_lower_runs(&self, s: usize) -> (usize, usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(chunk) = self.bytes.get(s..s + 16) {
+            let upper = AsciiLetters::Upper.mask16(chunk);
+            let lower = AsciiLetters::Lower.mask16(chunk);
+            let upper_len = (!upper).trailing_zeros() as usize;
+            if upper_len < 16 {
+                let lower_len = (!(lower >> upper_len)).trailing_zeros() as usize;
+                let (j, end) = (s + upper_len, s + upper_len + lower_len);
+                if upper_len + lower_len < 16 {
+                    return (j, end);
+                }
+                return (j, self.ascii_run_end(end, AsciiLetters::Lower));
+            }
+        }
+        let j = self.ascii_run_end(s, AsciiLetters::Upper);
+        (j, self.ascii_run_end(j, AsciiLetters::Lower))
+    }
+
+    /// End of the run of ASCII letters of `kind` starting at `i`. Sixteen bytes are classified
+    /// at a time, so the end of a word costs no data-dependent branch per byte.
+    #[inline(always)]
+    fn ascii_run_end(&self, mut i: usize, kind: AsciiLetters) -> usize {
+        #[cfg(target_arch = "x86_64")]
+        while let Some(chunk) = self.bytes.get(i..i + 16) {
+            let in_run = kind.mask16(chunk);
+            // Bits 16 and up of `!in_run` are set, so at most 16.
+            let n = (!in_run).trailing_zeros() as usize;
+            i += n;
+            if n < 16 {
+                return i;
+            }
+        }
+        while self.bytes.get(i).is_some_and(|&b| kind.contains(b)) {
+            i += 1;
+        }
+        i
+    }
+
+    /// `[^\s\p{L}\p{N}]*` then `[tail]*` from `i`, scanning ASCII bytes directly.
+    #[inline(always)]
+    fn fast_other_end(&self, mut i: usize, tail: &[u8]) -> usize {
+        loop {
+            let f = self.byte_flags(i);
+            if f & NOT_OTHER != 0 {
+                if f & NON_ASCII != 0 {
+                    i = self.other_run_end(i);
+                }
+                return self.byte_run_end(i, tail);
+            }
+            i += 1;
+        }
+    }
+
+    /// [`Self::whitespace_end`] at an ASCII whitespace character `i`.
+    #[inline(always)]
+    fn fast_whitespace_end(&self, i: usize) -> usize {
+        let mut last_newline_end = None;
+        let mut j = i;
+        loop {
+            let f = self.byte_flags(j);
+            if f & SPACE == 0 {
+                if f & NON_ASCII != 0 {
+                    return self.whitespace_end(i);
+                }
+                break;
+            }
+            if f & NEWLINE != 0 {
+                last_newline_end = Some(j + 1);
+            }
+            j += 1;
+        }
+        if let Some(end) = last_newline_end {
+            return end;
+        }
+        // All characters of the run are one byte: the last starts at `j - 1`.
+        if j == self.bytes.len() || j == i + 1 {
+            j
+        } else {
+            j - 1
+        }
+    }
+
+    /// [`Self::digits_end`] at an ASCII digit `i`.
+    #[inline(always)]
+    fn fast_digits_end(&self, i: usize) -> usize {
+        let mut j = i + 1;
+        for _ in 0..2 {
+            let f = self.byte_flags(j);
+            if f & NUMBER == 0 {
+                if f & NON_ASCII != 0 {
+                    return self.digits_end(i);
+                }
+                break;
+            }
+            j += 1;
+        }
+        j
+    }
+
+    /// The cl100k_base piece starting at `i`: [`Self::cl100k_piece`], with the decisions
+    /// that ASCII characters settle made from the byte table.
+    #[inline(always)]
+    fn cl100k_piece_fast(&self, i: usize) -> usize {
+        let f = self.byte_flags(i);
+        if f & NON_ASCII != 0 {
+            return self.cl100k_piece(i);
+        }
+        if f & LETTER != 0 {
+            return self.fast_run_end(i + 1, AsciiLetters::Any, LETTER);
+        }
+        let f1 = self.byte_flags(i + 1);
+        if f & (NUMBER | NEWLINE) == 0 {
+            // `[^\r\n\p{L}\p{N}]`: a contraction, else the prefix of a word.
+            if self.bytes[i] == b'\'' {
+                if let Some(end) = self.contraction_end(i) {
+                    return end;
+                }
+            }
+            if f1 & LETTER != 0 {
+                return self.fast_run_end(i + 2, AsciiLetters::Any, LETTER);
+            }
+            if f1 & NON_ASCII != 0 {
+                return self.cl100k_piece(i);
+            }
+            if f & SPACE == 0 {
+                return self.fast_other_end(i + 1, b"\r\n");
+            }
+            if self.bytes[i] == b' ' && f1 & NOT_OTHER == 0 {
+                return self.fast_other_end(i + 2, b"\r\n");
+            }
+            return self.fast_whitespace_end(i);
+        }
+        if f & NUMBER != 0 {
+            return self.fast_digits_end(i);
+        }
+        if f1 & NON_ASCII != 0 {
+            return self.cl100k_piece(i);
+        }
+        self.fast_whitespace_end(i)
+    }
+
+    /// The o200k_base piece starting at `i`: [`Self::o200k_piece`], with the decisions
+    /// that ASCII characters settle made from the byte table.
+    #[inline(always)]
+    fn o200k_piece_fast(&self, i: usize) -> usize {
+        let f = self.byte_flags(i);
+        if f & NON_ASCII != 0 {
+            return self.o200k_piece(i);
+        }
+        // Where a word may start: at a letter, or after a prefix character. (Starting at the
+        // prefix character itself fails: an ASCII non-letter is neither UPPER nor LOWER.)
+        let start = if f & LETTER != 0 {
+            Some(i)
+        } else if f & (NUMBER | NEWLINE) == 0 {
+            Some(i + 1)
+        } else {
+            None
+        };
+        if let Some(s) = start {
+            // ASCII upper and lower letters are disjoint, so `UPPER* LOWER+` is the upper run
+            // and then a lower run; failing that, `UPPER+ LOWER*` is the upper run alone.
+            let (j, lower_end) = self.upper_lower_runs(s);
+            if lower_end > j {
+                let end = if self.byte_flags(lower_end) & NON_ASCII != 0 {
+                    self.run_end(lower_end, LOWER)
+                } else {
+                    lower_end
+                };
+                return self.contraction_end(end).unwrap_or(end);
+            }
+            if self.byte_flags(j) & NON_ASCII != 0 {
+                return self.o200k_piece(i);
+            }
+            if j > s {
+                return self.contraction_end(j).unwrap_or(j);
+            }
+        }
+        if f & NUMBER != 0 {
+            return self.fast_digits_end(i);
+        }
+        // The byte after `i` is ASCII or the end here, unless `i` is a newline.
+        let f1 = self.byte_flags(i + 1);
+        if f & SPACE == 0 {
+            return self.fast_other_end(i + 1, b"\r\n/");
+        }
+        if self.bytes[i] == b' ' && f1 & NOT_OTHER == 0 {
+            return self.fast_other_end(i + 2, b"\r\n/");
+        }
+        if f1 & NON_ASCII != 0 {
+            return self.o200k_piece(i);
+        }
+        self.fast_whitespace_end(i)
     }
 
     /// End of the run of characters with any of `flags` starting at `i`.
@@ -228,6 +519,7 @@ impl Scanner<'_> {
     }
 
     /// The cl100k_base piece starting at `i`.
+    #[inline(never)]
     fn cl100k_piece(&self, i: usize) -> usize {
         let c = self.at(i);
         if c.code == u32::from(b'\'') {
@@ -261,6 +553,7 @@ impl Scanner<'_> {
     }
 
     /// The o200k_base piece starting at `i`.
+    #[inline(never)]
     fn o200k_piece(&self, i: usize) -> usize {
         let c = self.at(i);
         if let Some(end) = self.o200k_word_end(i, c) {
@@ -366,6 +659,153 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             };
             assert_eq!(folded, accepted(letter), "letter {letter}");
+        }
+    }
+
+    #[test]
+    fn byte_table_matches_char_classes() {
+        let classes = CharClasses::get();
+        for b in 0..=255u8 {
+            let expected = if b < 0x80 {
+                classes.of(u32::from(b))
+            } else {
+                NON_ASCII
+            };
+            assert_eq!(BYTE_CLASSES[usize::from(b)], expected, "byte {b:#x}");
+        }
+    }
+
+    /// Pieces cut by the general (character-decoding) splitters alone.
+    fn general_pieces(text: &str, pattern: Pattern) -> Vec<(usize, usize)> {
+        let scan = Scanner {
+            bytes: text.as_bytes(),
+            classes: CharClasses::get(),
+        };
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < text.len() {
+            let end = match pattern {
+                Pattern::Cl100k => scan.cl100k_piece(i),
+                Pattern::O200k => scan.o200k_piece(i),
+            };
+            out.push((i, end));
+            i = end;
+        }
+        out
+    }
+
+    /// The ASCII fast paths against the general splitters on ASCII-heavy random text with
+    /// non-ASCII characters of every relevant class sprinkled in.
+    #[test]
+    fn fast_paths_match_general_splitters() {
+        const FRAGMENTS: &[&str] = &[
+            "a",
+            "z",
+            "A",
+            "Z",
+            "the",
+            " the",
+            "The",
+            " THE",
+            "camelCase",
+            "XMLHttp",
+            "0",
+            "7",
+            "12",
+            "123",
+            "4567",
+            " ",
+            "  ",
+            "   ",
+            "\t",
+            "\n",
+            "\r",
+            "\r\n",
+            "\n\n",
+            " \n",
+            "\u{b}",
+            "\u{c}",
+            "'",
+            "'s",
+            "'S",
+            "'t",
+            "'T",
+            "'re",
+            "'RE",
+            "'rE",
+            "'ve",
+            "'Ve",
+            "'m",
+            "'M",
+            "'ll",
+            "'LL",
+            "'lL",
+            "'d",
+            "'D",
+            "'x",
+            "'ſ",
+            "!",
+            "?",
+            ".",
+            ",",
+            "/",
+            "//",
+            "...",
+            "-",
+            "_",
+            "(",
+            ")",
+            "{",
+            "}",
+            "\"",
+            "#",
+            "@",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "é",
+            "É",
+            "ß",
+            "ǅ",
+            "ʰ",
+            "\u{301}",
+            "\u{a0}",
+            "\u{85}",
+            "\u{2028}",
+            "\u{3000}",
+            "٣",
+            "³",
+            "Ⅻ",
+            "日",
+            "😀",
+            "𝐀",
+            "\u{200b}",
+            "’",
+            "—",
+            "ﬁ",
+        ];
+        let mut state = 0x5851_F42D_4C95_7F2D_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for round in 0..60_000 {
+            let mut text = String::new();
+            let items = 1 + next() % 24;
+            // Some texts are pure ASCII so the fast paths run end to end.
+            let ascii_only = round % 3 == 0;
+            for _ in 0..items {
+                let fragment = FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize];
+                if !ascii_only || fragment.is_ascii() {
+                    text.push_str(fragment);
+                }
+            }
+            for pattern in [Pattern::Cl100k, Pattern::O200k] {
+                let fast: Vec<(usize, usize)> = Pieces::new(&text, pattern).collect();
+                assert_eq!(fast, general_pieces(&text, pattern), "{pattern:?} {text:?}");
+            }
         }
     }
 

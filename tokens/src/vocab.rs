@@ -105,6 +105,7 @@ impl Vocab {
                 };
             }
         }
+        assert!(vocab.max_token_len >= SMALL_PIECE);
         vocab
     }
 
@@ -131,23 +132,25 @@ impl Vocab {
     #[inline(always)]
     fn bucket_of(&self, head: u64, rest: u64) -> usize {
         let h = fold_mul(head ^ 0x243F_6A88_85A3_08D3, rest ^ 0x1319_8A2E_0370_7344);
-        let h = fold_mul(h ^ 0xA409_3822_299F_31D0, 0x082E_FA98_EC4E_6C89);
         ((u128::from(h) * self.buckets.len() as u128) >> 64) as usize
     }
 
     /// Starts loading the table entry `count(piece)` will read first, so that the cache
-    /// misses of several pieces overlap instead of following one another.
+    /// misses of several pieces overlap instead of following one another. Returns where
+    /// that entry is, for [`Self::count_located`].
     #[inline(always)]
-    pub(crate) fn prefetch(&self, piece: &[u8]) {
-        let entry: *const u8 = match *piece {
-            [] | [_] => return,
+    pub(crate) fn prefetch(&self, piece: &[u8]) -> usize {
+        let (entry, location): (*const u8, usize) = match *piece {
+            [] | [_] => return 0,
             [first, second] => {
-                (&self.pairs[usize::from(first) << 8 | usize::from(second)] as *const u32).cast()
+                let index = usize::from(first) << 8 | usize::from(second);
+                ((&self.pairs[index] as *const u32).cast(), index)
             }
-            _ if piece.len() > self.max_token_len => return,
+            _ if piece.len() > self.max_token_len => return 0,
             _ => {
                 let (head, rest) = key(piece);
-                (&self.buckets[self.bucket_of(head, rest)] as *const Bucket).cast()
+                let b = self.bucket_of(head, rest);
+                ((&self.buckets[b] as *const Bucket).cast(), b)
             }
         };
         #[cfg(target_arch = "x86_64")]
@@ -157,6 +160,7 @@ impl Vocab {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = entry;
+        location
     }
 
     /// The id of the token whose bytes are exactly `bytes`.
@@ -166,7 +170,13 @@ impl Vocab {
             return None;
         }
         let (head, rest) = key(bytes);
-        let mut b = self.bucket_of(head, rest);
+        self.id_from(bytes, head, rest, self.bucket_of(head, rest))
+    }
+
+    /// [`Self::id`] of `bytes` (at most `max_token_len` long) with key `(head, rest)`, whose
+    /// home bucket is `b`.
+    #[inline(always)]
+    fn id_from(&self, bytes: &[u8], head: u64, rest: u64, mut b: usize) -> Option<u32> {
         loop {
             for entry in &self.buckets[b].0 {
                 if entry.head == head && entry.rest & KEY_MASK == rest {
@@ -196,23 +206,37 @@ impl Vocab {
     }
 
     /// Number of tokens of one piece.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn count(&self, piece: &[u8]) -> usize {
+        let location = match *piece {
+            [first, second] => usize::from(first) << 8 | usize::from(second),
+            _ if piece.len() > 2 && piece.len() <= self.max_token_len => {
+                let (head, rest) = key(piece);
+                self.bucket_of(head, rest)
+            }
+            _ => 0,
+        };
+        self.count_located(piece, location)
+    }
+
+    /// Number of tokens of one piece, given what [`Self::prefetch`] returned for it.
+    #[inline]
+    pub(crate) fn count_located(&self, piece: &[u8], location: usize) -> usize {
         match *piece {
             [] | [_] => return piece.len(),
             // Two bytes are one token or two single-byte tokens.
-            [first, second] => {
-                return 1 + usize::from(
-                    self.pairs[usize::from(first) << 8 | usize::from(second)] == u32::MAX,
-                );
-            }
+            [_, _] => return 1 + usize::from(self.pairs[location] == u32::MAX),
             _ => {}
         }
-        if self.id(piece).is_some() {
+        if piece.len() > self.max_token_len {
+            // Longer than any token, so longer than `SMALL_PIECE` too (checked in `new`).
+            return self.bpe.count(piece);
+        }
+        let (head, rest) = key(piece);
+        if self.id_from(piece, head, rest, location).is_some() {
             return 1;
         }
         if piece.len() <= SMALL_PIECE {
-            let (head, rest) = key(piece);
             let hash = fold_mul(head ^ 0x9E37_79B9_7F4A_7C15, rest ^ 0xC2B2_AE3D_27D4_EB4F);
             let owner = self as *const Vocab as usize;
             return merge_memo::count_with(owner, piece, hash, || {
@@ -263,6 +287,11 @@ impl<'a> SmallMerge<'a> {
         };
         for k in 0..merge.len {
             merge.starts[k] = k as u8;
+        }
+        // The first merges look up three-byte strings: start loading all of them, so that
+        // in cold caches their misses overlap instead of following one another.
+        for window in piece.windows(3) {
+            vocab.prefetch(window);
         }
         for k in 0..piece.len().saturating_sub(1) {
             merge.ranks[k] = merge.pair_rank(k);
@@ -352,6 +381,8 @@ fn read_u32(bytes: &[u8], at: usize) -> u64 {
 mod tests {
     use super::*;
 
+    /// Both vocabularies. Iterate them by reference: the merge memo tells vocabularies apart
+    /// by address, so a `Vocab` moved to where another one was would see its entries.
     fn vocabs() -> [Vocab; 2] {
         [
             Vocab::new(&bpe_openai::cl100k_base().bpe),
@@ -361,7 +392,7 @@ mod tests {
 
     #[test]
     fn finds_every_token_and_nothing_else() {
-        for vocab in vocabs() {
+        for vocab in &vocabs() {
             let bpe = vocab.bpe();
             for id in 0..bpe.num_tokens() as u32 {
                 let bytes = bpe.token_bytes(id);
@@ -386,7 +417,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for vocab in vocabs() {
+        for vocab in &vocabs() {
             let bpe = vocab.bpe();
             let tokens: std::collections::HashMap<&[u8], u32> = (0..bpe.num_tokens() as u32)
                 .map(|id| (bpe.token_bytes(id), id))
@@ -426,7 +457,7 @@ mod tests {
     /// keys as well as a uniform one would.
     #[test]
     fn buckets_rarely_overflow() {
-        for vocab in vocabs() {
+        for vocab in &vocabs() {
             let overflowed = vocab
                 .buckets
                 .iter()
@@ -467,7 +498,7 @@ mod tests {
 
     #[test]
     fn pair_table_matches_vocabulary() {
-        for vocab in vocabs() {
+        for vocab in &vocabs() {
             for pair in 0..=u16::MAX {
                 let bytes = pair.to_be_bytes();
                 assert_eq!(vocab.rank(&bytes), vocab.id(&bytes).unwrap_or(u32::MAX));
@@ -489,7 +520,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for vocab in vocabs() {
+        for vocab in &vocabs() {
             let bpe = vocab.bpe();
             for _ in 0..20_000 {
                 let mut piece = Vec::new();
