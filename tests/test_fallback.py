@@ -33,11 +33,14 @@ def raise_panic():
 @pytest.fixture
 def broken_native(monkeypatch):
     def install(failure):
-        monkeypatch.setattr(tokens, "_plans", {})  # plans hold encodings: none may outlive the test
+        # plans hold encodings (the native fast path's too): none may outlive the test
+        tokens._fast_plans.clear()
+        monkeypatch.setattr(tokens, "_plans", {})
         monkeypatch.setattr(tokens, "count_text", lambda enc, text: BrokenEncoding(failure).count(text))
         monkeypatch.setattr(tokens, "encoding", lambda name: BrokenEncoding(failure))
 
-    return install
+    yield install
+    tokens._fast_plans.clear()
 
 
 def test_panic_surfaces_as_base_exception_not_crash():

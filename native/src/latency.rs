@@ -25,7 +25,7 @@ impl LatencyHistogram {
     }
 
     /// Record one latency; values outside 1 ns..100 s are clamped.
-    fn record(&self, nanoseconds: u64) {
+    pub fn record(&self, nanoseconds: u64) {
         let value = nanoseconds.clamp(1, HIGHEST_NS);
         if let Ok(mut histogram) = self.inner.lock() {
             histogram.saturating_record(value);

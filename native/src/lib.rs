@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod calibration;
+mod fast_path;
 mod latency;
 mod messages;
 mod tokens;
@@ -16,5 +17,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     tokens::register(m)?;
     latency::register(m)?;
     calibration::register(m)?;
+    fast_path::register(m)?;
     Ok(())
 }

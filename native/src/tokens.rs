@@ -17,6 +17,12 @@ pub struct PyEncoding {
     inner: &'static Encoding,
 }
 
+impl PyEncoding {
+    pub fn inner(&self) -> &'static Encoding {
+        self.inner
+    }
+}
+
 #[pymethods]
 impl PyEncoding {
     /// The encoding called `name` ("cl100k_base" or "o200k_base"); loads its vocabulary once.
@@ -56,7 +62,7 @@ impl PyEncoding {
         chunk_chars: usize,
     ) -> PyResult<usize> {
         let text = text.to_str()?;
-        Ok(count_chunked(py, self.inner, text, chunk_chars))
+        Ok(count_chunked_text(py, self.inner, text, chunk_chars))
     }
 
     /// LiteLLM's message walk for the shapes native supports: `(tokens, strings_left)` where
@@ -121,7 +127,7 @@ impl PyEncoding {
     }
 }
 
-fn count_chunked(
+pub fn count_chunked_text(
     py: Python<'_>,
     encoding: &'static Encoding,
     text: &str,

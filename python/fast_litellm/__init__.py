@@ -82,6 +82,7 @@ def get_mode(component: str) -> str:
 def stats() -> dict[str, dict[str, object]]:
     """Per component: calls on rust / python, fallbacks, shadow mismatches, latency percentiles."""
     result = {name: component.stats() for name, component in _components.items()}
+    result["tokens"]["calls_rust"] += tokens.FAST_PATH.calls  # counted by the native fast path
     result["tokens"]["count_cache"] = _native.count_cache_stats()
     return result
 
@@ -89,6 +90,7 @@ def stats() -> dict[str, dict[str, object]]:
 def reset_stats() -> None:
     for component in _components.values():
         component.reset_stats()
+    tokens.FAST_PATH.reset_calls()
 
 
 def status() -> dict[str, Any]:

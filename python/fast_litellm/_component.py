@@ -126,6 +126,8 @@ class Component:
         # infinity sends calls through wants_native().
         self.text_native_from: float = math.inf
         self.messages_native_from: float = math.inf
+        # Called after the shortcuts change (the tokens component mirrors them natively).
+        self.on_refresh: Callable[[], None] | None = None
         self.config_errors: list[str] = []
         self.rust_calls = 0
         self.python_calls = 0
@@ -186,6 +188,8 @@ class Component:
     def _refresh(self) -> None:
         self.text_native_from = self._native_from("text")
         self.messages_native_from = self._native_from("messages")
+        if self.on_refresh is not None:
+            self.on_refresh()
 
     def _native_from(self, payload_class: str) -> float:
         if self.breaker.open_until != 0.0 or self._mode not in ("rust", "auto"):

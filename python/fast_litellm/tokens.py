@@ -40,6 +40,7 @@ original_encode: Callable[..., Any] | None = None
 original_decode: Callable[..., Any] | None = None
 
 COMPONENT: Final = Component("tokens")
+COMPONENT.on_refresh = lambda: configure_fast_path()
 
 # Chunk size and exact-count limit, read from LiteLLM's own count functions (their defaults are
 # LiteLLM's constants as configured in this process).
@@ -61,6 +62,10 @@ class ModelPlan:
 
 _NOT_NATIVE: Final = object()  # cached: this model is counted by LiteLLM's Python code
 _plans: dict[object, object] = {}
+# The resolved plans the native fast path may use: model (str or None) -> (encoding, tokens per
+# message, tokens per name). Filled as models resolve, emptied with `_plans`.
+_fast_plans: dict[object, tuple[_native.Encoding, int, int]] = {}
+FAST_PATH: Final = _native.FastPath(COMPONENT.rust_latency)
 _plans_cost: object = None
 _plans_cost_len = -1
 _plans_hf_flag: object = None
@@ -81,7 +86,8 @@ def install() -> None:
     original_decode = utils.decode
     _chunk_chars = _default_of(core._get_tiktoken_count_function, "chunk_size")
     _max_exact_chars = _default_of(core._get_extrapolating_count_function, "max_exact_chars")
-    _plans.clear()
+    # Plans are made lazily: litellm may still be initialising when this runs (import hook).
+    _forget_plans()
     configure_count_cache(count_cache_mb)
 
 
@@ -142,10 +148,38 @@ def _registry_changed() -> bool:
 def _reset_plans() -> None:
     global _plans_cost, _plans_cost_len, _plans_hf_flag
     _plans.clear()
+    _fast_plans.clear()
     litellm = _litellm
     _plans_cost = litellm.model_cost
     _plans_cost_len = len(_plans_cost)
     _plans_hf_flag = litellm.disable_hf_tokenizer_download
+    configure_fast_path()
+
+
+def _forget_plans() -> None:
+    global _plans_cost
+    _plans.clear()
+    _fast_plans.clear()
+    _plans_cost = None  # the next plan_for() sees a changed registry and starts afresh
+    FAST_PATH.reset()
+
+
+def configure_fast_path() -> None:
+    """Tell the native fast path the current registry snapshot, plans and selector shortcuts."""
+    if _litellm is None or _plans_cost is None:
+        FAST_PATH.reset()
+        return
+    FAST_PATH.configure(
+        _litellm,
+        _plans_cost,
+        _plans_cost_len,
+        _plans_hf_flag,
+        _fast_plans,
+        float(COMPONENT.text_native_from),
+        float(COMPONENT.messages_native_from),
+        _chunk_chars,
+        _max_exact_chars,
+    )
 
 
 def plan_for(model: object) -> ModelPlan | None:
@@ -158,6 +192,8 @@ def plan_for(model: object) -> ModelPlan | None:
         return None
     if plan is None:
         plan = _plans[model] = _resolve(model)
+        if isinstance(plan, ModelPlan) and (model is None or type(model) is str):
+            _fast_plans[model] = (plan.encoding, plan.tokens_per_message, plan.tokens_per_name)
     return None if plan is _NOT_NATIVE else plan  # type: ignore[return-value]
 
 
@@ -307,32 +343,18 @@ def token_counter(
     if _litellm.disable_token_counter is True:
         return 0
     component = COMPONENT
-    # Fast paths for the commonest calls (a plain str, or a list of plain message dicts, for a
-    # model already resolved); any doubt takes the general path below, which makes the same
-    # decision the long way.
-    if custom_tokenizer is None and not tools and not tool_choice and not _registry_changed():
-        plan = _plans.get(model) if model.__class__ is str or model is None else None
-        if plan is not None and plan is not _NOT_NATIVE:
+    # The commonest calls (a plain str, or a list of plain message dicts, for a model already
+    # resolved, in a mode that sends them native) are decided and counted in one native call;
+    # None means "not that case": the general path below decides the long way.
+    if custom_tokenizer is None and not tools and not tool_choice:
+        if messages is None:
+            result = FAST_PATH.count_text(model, text)
+        elif text is None:
+            result = FAST_PATH.count_messages(model, messages, count_response_tokens)
+        else:
             result = None
-            tick = component.sample_tick = component.sample_tick + 1
-            started = 0 if tick % LATENCY_SAMPLE_EVERY else time.perf_counter_ns()
-            try:
-                if text.__class__ is str:
-                    if messages is None and component.text_native_from <= len(text) <= _max_exact_chars:
-                        result = plan.encoding.count_chunked(text, _chunk_chars)
-                elif text is None and messages.__class__ is list and component.messages_native_from <= len(messages):
-                    walked = plan.encoding.count_messages(
-                        messages, plan.tokens_per_message, plan.tokens_per_name, _chunk_chars, _max_exact_chars
-                    )
-                    if walked is not None and not walked[1]:
-                        result = walked[0] + 3 if count_response_tokens is False else walked[0]
-            except BaseException:  # surrogates, or a native failure: the general path handles it
-                result = None
-            if result is not None:
-                if started:
-                    component.rust_latency.record(time.perf_counter_ns() - started)
-                component.rust_calls += 1
-                return result
+        if result is not None:
+            return result
     if type(text) is str:
         wanted = component.wants_native("text", len(text))
     elif type(messages) is list:
