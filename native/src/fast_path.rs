@@ -141,7 +141,7 @@ impl FastPath {
             return None; // sampled or surrogate strings: Python counts those
         }
         self.finish(py, started);
-        let primer = if count_response_tokens.is(&pyo3::types::PyBool::new(py, false)) {
+        let primer = if count_response_tokens.is(pyo3::types::PyBool::new(py, false)) {
             3
         } else {
             0
