@@ -15,6 +15,7 @@ mod count_cache;
 mod encoding;
 mod merge_memo;
 mod pretokenize;
+mod table;
 mod vocab;
 
 pub use chunks::chunk_byte_ranges;

@@ -7,6 +7,7 @@
 use bpe_openai::byte_pair_encoding::BytePairEncoding;
 
 use crate::merge_memo;
+use crate::table::Table;
 
 /// Pieces up to this many bytes are merged on the stack; longer ones go to `bpe`, whose
 /// encoder does not slow down quadratically.
@@ -17,10 +18,13 @@ pub(crate) const SMALL_PIECE: usize = 16;
 const INLINE: usize = 12;
 /// Entries per bucket: a bucket is one 64-byte cache line.
 const BUCKET: usize = 4;
-/// Entries per token: at half load about 6% of buckets overflow into the next one and 4% of
-/// tokens live outside their home bucket (the rarer ones: tokens are placed in id order), so
-/// a lookup, hit or miss, nearly always reads one cache line.
+/// Entries per token, at least: at half load about 6% of buckets overflow into the next one
+/// and 4% of tokens live outside their home bucket (the rarer ones: tokens are placed in id
+/// order), so a lookup, hit or miss, nearly always reads one cache line. The table is
+/// rounded up to whole huge pages, and the rounding goes to more buckets.
 const ENTRIES_PER_TOKEN: usize = 2;
+/// Entries of the two-byte table.
+const PAIRS: usize = 1 << 16;
 /// `Entry::rest` bits holding the key's tail and length; the id sits above them.
 const KEY_BITS: u32 = 40;
 const KEY_MASK: u64 = (1 << KEY_BITS) - 1;
@@ -49,11 +53,14 @@ struct Bucket([Entry; BUCKET]);
 /// Map from token bytes to token id: open addressing over cache-line buckets.
 pub(crate) struct Vocab {
     bpe: &'static BytePairEncoding,
-    buckets: Box<[Bucket]>,
-    /// Id of the token of every two bytes (`u32::MAX` if none), indexed by
-    /// `first << 8 | second`: merging starts from all adjacent byte pairs of a piece, and a
-    /// direct index is cheaper than a hash lookup (the ASCII pairs span 64 KiB).
-    pairs: Box<[u32]>,
+    /// The two tables in one block of huge pages: first the two-byte table, then the buckets.
+    ///
+    /// The two-byte table holds the id of the token of every two bytes (`u32::MAX` if none),
+    /// indexed by `first << 8 | second`: merging starts from all adjacent byte pairs of a
+    /// piece, and a direct index is cheaper than a hash lookup (the ASCII pairs span 64 KiB).
+    table: Table,
+    /// Number of buckets.
+    bucket_count: usize,
     /// Longest token in bytes: longer pieces skip the lookup.
     max_token_len: usize,
 }
@@ -65,17 +72,15 @@ impl Vocab {
             tokens as u64 <= ID_MASK,
             "vocabulary too large for the lookup table"
         );
-        let entries = tokens * ENTRIES_PER_TOKEN;
-        let empty = Bucket(
-            [Entry {
-                head: 0,
-                rest: EMPTY,
-            }; BUCKET],
-        );
+        let pairs_bytes = PAIRS * std::mem::size_of::<u32>();
+        let min_buckets = (tokens * ENTRIES_PER_TOKEN).div_ceil(BUCKET).max(1);
+        // All bytes 0xFF: unused entries (`rest == EMPTY`) and missing pairs (`u32::MAX`).
+        let table = Table::new(pairs_bytes + min_buckets * std::mem::size_of::<Bucket>());
+        let bucket_count = (table.len() - pairs_bytes) / std::mem::size_of::<Bucket>();
         let mut vocab = Vocab {
             bpe,
-            buckets: vec![empty; entries.div_ceil(BUCKET).max(1)].into_boxed_slice(),
-            pairs: vec![u32::MAX; 1 << 16].into_boxed_slice(),
+            table,
+            bucket_count,
             max_token_len: 0,
         };
         for id in 0..tokens as u32 {
@@ -83,12 +88,13 @@ impl Vocab {
             assert!(bytes.len() < 255, "token too long for the lookup table");
             vocab.max_token_len = vocab.max_token_len.max(bytes.len());
             if let [first, second] = *bytes {
-                vocab.pairs[usize::from(first) << 8 | usize::from(second)] = id;
+                vocab.pairs_mut()[usize::from(first) << 8 | usize::from(second)] = id;
             }
             let (head, rest) = key(bytes);
             let mut b = vocab.bucket_of(head, rest);
+            let buckets = vocab.buckets_mut();
             'placed: loop {
-                for entry in &mut vocab.buckets[b].0 {
+                for entry in &mut buckets[b].0 {
                     if entry.rest == EMPTY {
                         *entry = Entry {
                             head,
@@ -97,12 +103,8 @@ impl Vocab {
                         break 'placed;
                     }
                 }
-                vocab.buckets[b].0[BUCKET - 1].rest |= OVERFLOW;
-                b = if b + 1 == vocab.buckets.len() {
-                    0
-                } else {
-                    b + 1
-                };
+                buckets[b].0[BUCKET - 1].rest |= OVERFLOW;
+                b = if b + 1 == buckets.len() { 0 } else { b + 1 };
             }
         }
         assert!(vocab.max_token_len >= SMALL_PIECE);
@@ -115,14 +117,47 @@ impl Vocab {
 
     /// Bytes of the tables, for reporting.
     pub(crate) fn table_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.buckets) + std::mem::size_of_val(&*self.pairs)
+        self.table.len()
+    }
+
+    /// The two-byte table.
+    #[inline(always)]
+    fn pairs(&self) -> &[u32] {
+        // SAFETY: the block starts with `PAIRS` u32s (it is aligned and long enough, see
+        // `new`), and any bits are a valid u32.
+        unsafe { self.table.slice(0, PAIRS) }
+    }
+
+    fn pairs_mut(&mut self) -> &mut [u32] {
+        // SAFETY: as in `pairs`.
+        unsafe { self.table.slice_mut(0, PAIRS) }
+    }
+
+    /// The buckets.
+    #[inline(always)]
+    fn buckets(&self) -> &[Bucket] {
+        // SAFETY: the buckets follow the two-byte table (256 KiB, a multiple of 64 bytes,
+        // from a huge-page-aligned start) and fit in the block (see `new`); any bits are a
+        // valid `Bucket`.
+        unsafe {
+            self.table
+                .slice(PAIRS * std::mem::size_of::<u32>(), self.bucket_count)
+        }
+    }
+
+    fn buckets_mut(&mut self) -> &mut [Bucket] {
+        // SAFETY: as in `buckets`.
+        unsafe {
+            self.table
+                .slice_mut(PAIRS * std::mem::size_of::<u32>(), self.bucket_count)
+        }
     }
 
     /// The rank (id) of the token whose bytes are exactly `bytes`, `u32::MAX` if none.
     #[inline]
     fn rank(&self, bytes: &[u8]) -> u32 {
         match *bytes {
-            [first, second] => self.pairs[usize::from(first) << 8 | usize::from(second)],
+            [first, second] => self.pairs()[usize::from(first) << 8 | usize::from(second)],
             _ => self.id(bytes).unwrap_or(u32::MAX),
         }
     }
@@ -132,7 +167,7 @@ impl Vocab {
     #[inline(always)]
     fn bucket_of(&self, head: u64, rest: u64) -> usize {
         let h = fold_mul(head ^ 0x243F_6A88_85A3_08D3, rest ^ 0x1319_8A2E_0370_7344);
-        ((u128::from(h) * self.buckets.len() as u128) >> 64) as usize
+        ((u128::from(h) * self.bucket_count as u128) >> 64) as usize
     }
 
     /// Starts loading the table entry `count(piece)` will read first, so that the cache
@@ -144,13 +179,13 @@ impl Vocab {
             [] | [_] => return 0,
             [first, second] => {
                 let index = usize::from(first) << 8 | usize::from(second);
-                ((&self.pairs[index] as *const u32).cast(), index)
+                ((&self.pairs()[index] as *const u32).cast(), index)
             }
             _ if piece.len() > self.max_token_len => return 0,
             _ => {
                 let (head, rest) = key(piece);
                 let b = self.bucket_of(head, rest);
-                ((&self.buckets[b] as *const Bucket).cast(), b)
+                ((&self.buckets()[b] as *const Bucket).cast(), b)
             }
         };
         #[cfg(target_arch = "x86_64")]
@@ -178,7 +213,7 @@ impl Vocab {
     #[inline(always)]
     fn id_from(&self, bytes: &[u8], head: u64, rest: u64, mut b: usize) -> Option<u32> {
         loop {
-            for entry in &self.buckets[b].0 {
+            for entry in &self.buckets()[b].0 {
                 if entry.head == head && entry.rest & KEY_MASK == rest {
                     let id = (entry.rest >> KEY_BITS & ID_MASK) as u32;
                     if bytes.len() <= INLINE || self.long_token_is(id, bytes) {
@@ -188,14 +223,10 @@ impl Vocab {
                     return None;
                 }
             }
-            if self.buckets[b].0[BUCKET - 1].rest & OVERFLOW == 0 {
+            if self.buckets()[b].0[BUCKET - 1].rest & OVERFLOW == 0 {
                 return None;
             }
-            b = if b + 1 == self.buckets.len() {
-                0
-            } else {
-                b + 1
-            };
+            b = if b + 1 == self.bucket_count { 0 } else { b + 1 };
         }
     }
 
@@ -225,7 +256,7 @@ impl Vocab {
         match *piece {
             [] | [_] => return piece.len(),
             // Two bytes are one token or two single-byte tokens.
-            [_, _] => return 1 + usize::from(self.pairs[location] == u32::MAX),
+            [_, _] => return 1 + usize::from(self.pairs()[location] == u32::MAX),
             _ => {}
         }
         if piece.len() > self.max_token_len {
@@ -459,11 +490,11 @@ mod tests {
     fn buckets_rarely_overflow() {
         for vocab in &vocabs() {
             let overflowed = vocab
-                .buckets
+                .buckets()
                 .iter()
                 .filter(|b| b.0[BUCKET - 1].rest != EMPTY && b.0[BUCKET - 1].rest & OVERFLOW != 0)
                 .count();
-            let share = overflowed as f64 / vocab.buckets.len() as f64;
+            let share = overflowed as f64 / vocab.bucket_count as f64;
             assert!(share < 0.08, "{share} of buckets overflowed");
             // Every token sits in its own bucket or the next.
             let bpe = vocab.bpe();
@@ -473,8 +504,8 @@ mod tests {
                 let (head, rest) = key(bpe.token_bytes(id));
                 let home = vocab.bucket_of(head, rest);
                 let holds = |b: usize| {
-                    let b = b % vocab.buckets.len();
-                    vocab.buckets[b].0.iter().any(|e| {
+                    let b = b % vocab.bucket_count;
+                    vocab.buckets()[b].0.iter().any(|e| {
                         e.head == head
                             && e.rest != EMPTY
                             && e.rest >> KEY_BITS & ID_MASK == u64::from(id)
