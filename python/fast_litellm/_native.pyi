@@ -71,3 +71,30 @@ def find_crossover(points: list[tuple[int, float, float]], margin: float) -> int
 
 def render_report(json: str) -> str:
     """The self-contained HTML report described by `json`."""
+
+@final
+class FastPath:
+    """The commonest token-counting calls decided and counted in one native call, from what
+    Python resolved (registry snapshot, model plans, selector shortcuts)."""
+
+    def __init__(self, latency: LatencyHistogram) -> None: ...
+    def configure(
+        self,
+        litellm: object,
+        model_cost: object,
+        model_cost_len: int,
+        hf_flag: object,
+        encodings: dict[object, tuple[Encoding, int, int]],
+        text_from: float,
+        messages_from: float,
+        chunk_chars: int,
+        max_exact_chars: int,
+    ) -> None: ...
+    def reset(self) -> None: ...
+    @property
+    def calls(self) -> int: ...
+    def reset_calls(self) -> None: ...
+    def count_text(self, model: object, text: object) -> int | None:
+        """The count, or None when the Python dispatch must decide."""
+    def count_messages(self, model: object, messages: object, count_response_tokens: object) -> int | None:
+        """The count with the reply primer (if count_response_tokens is False), or None."""
