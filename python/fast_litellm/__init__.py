@@ -17,11 +17,12 @@ from fast_litellm import _native, _policy, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
-__all__ = ["patch", "unpatch", "set_mode", "status", "stats", "reset_stats", "COMPONENTS", "MODES"]
+__all__ = ["patch", "unpatch", "set_mode", "get_mode", "status", "stats", "reset_stats", "COMPONENTS", "MODES"]
 __version__ = importlib.metadata.version("fast-litellm")
 
-_components: dict[str, Component] = {name: Component(name) for name in COMPONENTS}
-_components["tokens"] = tokens.COMPONENT
+_components: dict[str, Component] = {
+    name: tokens.COMPONENT if name == "tokens" else Component(name) for name in COMPONENTS
+}
 # Components whose native implementation is not part of this release yet: always Python.
 _NOT_YET_NATIVE = {"cache", "rate_limit", "routing"}
 
@@ -74,6 +75,7 @@ def set_mode(component: str, mode: str) -> None:
 
 
 def get_mode(component: str) -> str:
+    """A component's current mode."""
     if component not in _components:
         raise ValueError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
     return _components[component].mode
