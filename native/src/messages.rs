@@ -119,11 +119,10 @@ fn collect_messages<'py>(
             if value.is_none() {
                 continue;
             }
-            let key = key
-                .cast::<PyString>()
-                .ok()
-                .and_then(|k| k.to_str().ok().map(str::to_owned));
-            match key.as_deref() {
+            // Keys are compared as borrowed text: no allocation per key.
+            let key_text = key.cast::<PyString>().ok();
+            let key = key_text.as_ref().and_then(|k| k.to_str().ok());
+            match key {
                 Some("tool_calls") => {
                     let calls = value.cast_exact::<PyList>().map_err(|_| Unsupported)?;
                     for call in calls.iter() {
@@ -140,16 +139,15 @@ fn collect_messages<'py>(
                 _ => {
                     if let Ok(text) = value.cast::<PyString>() {
                         out.push(text.clone());
-                        if key.as_deref() == Some("name") {
+                        if key == Some("name") {
                             out.constant += tokens_per_name;
                         }
-                    } else if key.as_deref() == Some("content") {
+                    } else if key == Some("content") {
                         if let Ok(parts) = value.cast::<PyList>() {
                             collect_content(parts, &mut out)?;
                         }
-                    } else if key.as_deref() == Some("provider_specific_fields")
-                        || (key.as_deref() == Some("search_results")
-                            && value.cast::<PyList>().is_ok())
+                    } else if key == Some("provider_specific_fields")
+                        || (key == Some("search_results") && value.cast::<PyList>().is_ok())
                     {
                         return Err(Unsupported);
                     }
