@@ -4,7 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use bpe_openai::Tokenizer;
-use rayon::prelude::*;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use crate::chunks::{chunk_byte_ranges, chunks};
 use crate::pretokenize::{Pattern, Pieces};
@@ -178,12 +180,54 @@ impl Encoding {
                 .map(|(start, end)| self.count(&text[start..end]))
                 .sum();
         }
-        let ranges = chunk_byte_ranges(text, chunk_chars);
-        ranges
-            .par_iter()
-            .with_min_len(MIN_CHUNKS_PER_TASK)
-            .map(|&(start, end)| self.count(&text[start..end]))
-            .sum()
+        self.count_shared(text, chunk_byte_ranges(text, chunk_chars))
+    }
+
+    /// Counts the chunks of a large text on the calling thread, with pool threads joining in
+    /// as they wake up. Everyone takes groups of chunks from one cursor, so a helper that
+    /// wakes late (an idle vCPU can take milliseconds) simply takes fewer groups, and the
+    /// caller never waits for a helper that has not started. Helpers get their own copy of
+    /// the text, so one that starts after the caller returned touches nothing it borrowed.
+    fn count_shared(&self, text: &str, ranges: Vec<(usize, usize)>) -> usize {
+        let shared = Arc::new(SharedCount {
+            text: text.into(),
+            groups: ranges.len().div_ceil(MIN_CHUNKS_PER_TASK),
+            ranges,
+            cursor: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            helpers_total: AtomicUsize::new(0),
+            helper_failed: AtomicBool::new(false),
+        });
+        let helpers = rayon::current_num_threads().saturating_sub(1).max(1);
+        let name = self.name;
+        for _ in 0..helpers {
+            let shared = Arc::clone(&shared);
+            rayon::spawn(move || {
+                // A panic must not reach rayon (its handler aborts the process): the caller
+                // re-raises it on its own thread, where the bindings turn it into an error.
+                let counted = panic::catch_unwind(AssertUnwindSafe(|| {
+                    shared.take_groups(Encoding::get(name))
+                }));
+                match counted {
+                    Ok(counted) => {
+                        shared.helpers_total.fetch_add(counted, Ordering::SeqCst);
+                    }
+                    Err(_) => shared.helper_failed.store(true, Ordering::SeqCst),
+                }
+                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+            });
+        }
+        let own = shared.take_groups_as_caller(self);
+        // Groups a helper took are finished within one group's time; wait for those only.
+        while shared.in_flight.load(Ordering::SeqCst) != 0 {
+            std::hint::spin_loop();
+            std::thread::yield_now();
+        }
+        assert!(
+            !shared.helper_failed.load(Ordering::SeqCst),
+            "a helper thread failed while counting"
+        );
+        own + shared.helpers_total.load(Ordering::SeqCst)
     }
 
     /// Token ids of `text` with special-token text encoded as ordinary text.
@@ -217,5 +261,58 @@ impl Encoding {
         let special_max = self.special_tokens.iter().map(|(_, id)| *id).max();
         let ordinary_max = self.tokenizer.bpe.num_tokens() as u32 - 1;
         special_max.map_or(ordinary_max, |s| s.max(ordinary_max))
+    }
+}
+
+/// The work of one large `count_chunked`, shared between the caller and pool helpers.
+struct SharedCount {
+    text: Box<str>,
+    ranges: Vec<(usize, usize)>,
+    groups: usize,
+    /// Next group of `MIN_CHUNKS_PER_TASK` chunks to take.
+    cursor: AtomicUsize,
+    /// Helpers holding a group (or about to look at the cursor).
+    in_flight: AtomicUsize,
+    helpers_total: AtomicUsize,
+    helper_failed: AtomicBool,
+}
+
+impl SharedCount {
+    /// A helper's loop: it registers as in flight before every look at the cursor, so the
+    /// caller, once the cursor is spent, knows whose results it still has to wait for. The
+    /// last registration is released by the caller of this function.
+    fn take_groups(&self, encoding: &Encoding) -> usize {
+        let mut total = 0;
+        loop {
+            self.in_flight.fetch_add(1, Ordering::SeqCst);
+            let Some(counted) = self.count_next_group(encoding) else {
+                return total;
+            };
+            total += counted;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    fn take_groups_as_caller(&self, encoding: &Encoding) -> usize {
+        let mut total = 0;
+        while let Some(counted) = self.count_next_group(encoding) {
+            total += counted;
+        }
+        total
+    }
+
+    fn count_next_group(&self, encoding: &Encoding) -> Option<usize> {
+        let group = self.cursor.fetch_add(1, Ordering::SeqCst);
+        if group >= self.groups {
+            return None;
+        }
+        let first = group * MIN_CHUNKS_PER_TASK;
+        let last = (first + MIN_CHUNKS_PER_TASK).min(self.ranges.len());
+        Some(
+            self.ranges[first..last]
+                .iter()
+                .map(|&(start, end)| encoding.count(&self.text[start..end]))
+                .sum(),
+        )
     }
 }
