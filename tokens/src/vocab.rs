@@ -412,6 +412,17 @@ fn read_u32(bytes: &[u8], at: usize) -> u64 {
 mod tests {
     use super::*;
 
+    /// A seeded xorshift generator: deterministic inputs for the randomized tests.
+    fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
     /// Both vocabularies. Iterate them by reference: the merge memo tells vocabularies apart
     /// by address, so a `Vocab` moved to where another one was would see its entries.
     fn vocabs() -> [Vocab; 2] {
@@ -441,13 +452,7 @@ mod tests {
     /// of a token (long tokens keep only 12 of their bytes in the key).
     #[test]
     fn rejects_non_tokens() {
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15_u64);
         for vocab in &vocabs() {
             let bpe = vocab.bpe();
             let tokens: std::collections::HashMap<&[u8], u32> = (0..bpe.num_tokens() as u32)
@@ -544,13 +549,7 @@ mod tests {
     #[test]
     fn small_merge_matches_bpe_backtracking() {
         // Byte strings glued from random tokens: the interesting inputs for merging.
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D_u64);
         for vocab in &vocabs() {
             let bpe = vocab.bpe();
             for _ in 0..20_000 {
