@@ -3,15 +3,19 @@
 //! Python resolves each model once (with LiteLLM's own helpers) and tells this object which
 //! encoding a model counts with, the registry snapshot those resolutions hold for, and from
 //! which sizes the selector sends payloads native. A call that matches all of it is counted
-//! here; anything else answers `None` and the Python dispatch decides the long way. This
-//! object makes no policy of its own: it only applies what Python decided.
+//! here; anything else goes the long way, to the Python dispatch. This object makes no policy
+//! of its own: it only applies what Python decided.
+//!
+//! `FastPath.token_counter` is what LiteLLM's `token_counter` bindings are patched with: a
+//! native entry point saves the Python frame of a wrapper, which is a tenth of a short call.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyList, PyString};
 
 use crate::latency::LatencyHistogram;
 use crate::tokens::{count_chunked_text, PyEncoding};
@@ -38,18 +42,127 @@ struct Snapshot {
 pub struct FastPath {
     snapshot: Mutex<Option<Snapshot>>,
     calls: AtomicU64,
+    /// Panics caught in the fast path (the call then went the long way).
+    panics: AtomicU64,
+    /// Set by tests: the next fast-path call panics.
+    panic_next: AtomicBool,
     latency: Py<LatencyHistogram>,
+    /// The Python dispatch, called with all nine arguments for what the fast path does not take.
+    long_way: Py<PyAny>,
+}
+
+/// An argument that may have been left out. Unlike `Option`, an explicit `None` is `Given`:
+/// LiteLLM's defaults for these parameters are not `None`.
+pub enum Arg<'py> {
+    Missing,
+    Given(Bound<'py, PyAny>),
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Arg<'py> {
+    type Error = std::convert::Infallible;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> Result<Self, Self::Error> {
+        Ok(Arg::Given(obj.to_owned()))
+    }
+}
+
+impl<'py> Arg<'py> {
+    fn or_default(self, default: impl FnOnce() -> Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+        match self {
+            Arg::Given(value) => value,
+            Arg::Missing => default(),
+        }
+    }
+}
+
+/// `not value` in Python is true for None and for falsy values; errors count as "not sure".
+fn surely_falsy(value: Option<&Bound<'_, PyAny>>) -> bool {
+    match value {
+        None => true,
+        Some(value) => value.is_truthy().map(|truthy| !truthy).unwrap_or(false),
+    }
 }
 
 #[pymethods]
 impl FastPath {
     #[new]
-    fn new(latency: Py<LatencyHistogram>) -> Self {
+    fn new(latency: Py<LatencyHistogram>, long_way: Py<PyAny>) -> Self {
         FastPath {
             snapshot: Mutex::new(None),
             calls: AtomicU64::new(0),
+            panics: AtomicU64::new(0),
+            panic_next: AtomicBool::new(false),
             latency,
+            long_way,
         }
+    }
+
+    /// LiteLLM's `token_counter` (same parameters, same defaults): plain text or plain message
+    /// dicts for a resolved model are counted here, every other call goes the long way.
+    #[pyo3(signature = (
+        model=Arg::Missing,
+        custom_tokenizer=None,
+        text=None,
+        messages=None,
+        count_response_tokens=Arg::Missing,
+        tools=None,
+        tool_choice=None,
+        use_default_image_token_count=Arg::Missing,
+        default_token_count=None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn token_counter<'py>(
+        &self,
+        py: Python<'py>,
+        model: Arg<'py>,
+        custom_tokenizer: Option<&Bound<'py, PyAny>>,
+        text: Option<&Bound<'py, PyAny>>,
+        messages: Option<&Bound<'py, PyAny>>,
+        count_response_tokens: Arg<'py>,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        use_default_image_token_count: Arg<'py>,
+        default_token_count: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let model = model.or_default(|| pyo3::intern!(py, "").clone().into_any());
+        let false_ = || PyBool::new(py, false).to_owned().into_any();
+        let count_response_tokens = count_response_tokens.or_default(false_);
+        if custom_tokenizer.is_none() && surely_falsy(tools) && surely_falsy(tool_choice) {
+            let fast = catch_unwind(AssertUnwindSafe(|| {
+                if self.panic_next.swap(false, Ordering::Relaxed) {
+                    panic!("fast path panic requested by a test");
+                }
+                match (text, messages) {
+                    (Some(text), None) => self.count_text(py, &model, text).map(|n| n as i64),
+                    (None, Some(messages)) => {
+                        self.count_messages(py, &model, messages, &count_response_tokens)
+                    }
+                    _ => None,
+                }
+            }));
+            match fast {
+                Ok(Some(tokens)) => return Ok(tokens.into_pyobject(py)?.into_any()),
+                Ok(None) => {}
+                // The fast path turns itself off until Python configures it again; this call
+                // and the next go the long way, where the Python dispatch counts natively
+                // again and falls back to LiteLLM (counting the failure) if that fails too.
+                Err(_) => {
+                    self.panics.fetch_add(1, Ordering::Relaxed);
+                    self.reset();
+                }
+            }
+        }
+        self.long_way.bind(py).call1((
+            model,
+            custom_tokenizer,
+            text,
+            messages,
+            count_response_tokens,
+            tools,
+            tool_choice,
+            use_default_image_token_count.or_default(false_),
+            default_token_count,
+        ))
     }
 
     /// Install what Python decided; `encodings` maps a model to (Encoding, tokens per
@@ -96,10 +209,39 @@ impl FastPath {
         self.calls.load(Ordering::Relaxed)
     }
 
-    fn reset_calls(&self) {
-        self.calls.store(0, Ordering::Relaxed);
+    /// Panics caught in the fast path since the last `reset_calls`.
+    #[getter]
+    fn panics(&self) -> u64 {
+        self.panics.load(Ordering::Relaxed)
     }
 
+    /// Make the next fast-path call panic (tests of the fallback).
+    fn _panic_on_next_call_for_tests(&self) {
+        self.panic_next.store(true, Ordering::Relaxed);
+    }
+
+    fn reset_calls(&self) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.panics.store(0, Ordering::Relaxed);
+    }
+}
+
+/// What a call needs from the snapshot, copied out so the lock is not held while counting.
+struct Found {
+    encoding: &'static fast_litellm_tokens::Encoding,
+    tokens_per_message: i64,
+    tokens_per_name: i64,
+    chunk_chars: usize,
+    max_exact_chars: usize,
+}
+
+#[derive(Clone, Copy)]
+enum PayloadClass {
+    Text,
+    Messages,
+}
+
+impl FastPath {
     /// The count of `text` for `model`, or None when the Python dispatch must decide.
     fn count_text(
         &self,
@@ -141,31 +283,14 @@ impl FastPath {
             return None; // sampled or surrogate strings: Python counts those
         }
         self.finish(py, started);
-        let primer = if count_response_tokens.is(pyo3::types::PyBool::new(py, false)) {
+        let primer = if count_response_tokens.is(PyBool::new(py, false)) {
             3
         } else {
             0
         };
         Some(tokens + primer)
     }
-}
 
-/// What a call needs from the snapshot, copied out so the lock is not held while counting.
-struct Found {
-    encoding: &'static fast_litellm_tokens::Encoding,
-    tokens_per_message: i64,
-    tokens_per_name: i64,
-    chunk_chars: usize,
-    max_exact_chars: usize,
-}
-
-#[derive(Clone, Copy)]
-enum PayloadClass {
-    Text,
-    Messages,
-}
-
-impl FastPath {
     /// The encoding and message constants for `model`, if the snapshot still holds and the
     /// payload size is one the selector sends native.
     fn lookup(
@@ -190,6 +315,12 @@ impl FastPath {
             return None;
         }
         let litellm = snapshot.litellm.bind(py);
+        let disabled = litellm
+            .getattr(pyo3::intern!(py, "disable_token_counter"))
+            .ok()?;
+        if disabled.is(PyBool::new(py, true)) {
+            return None; // the long way answers 0, as LiteLLM does
+        }
         let cost = litellm.getattr(pyo3::intern!(py, "model_cost")).ok()?;
         if !cost.is(&snapshot.model_cost) || cost.len().ok()? != snapshot.model_cost_len {
             return None;

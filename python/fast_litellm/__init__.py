@@ -85,6 +85,7 @@ def stats() -> dict[str, dict[str, object]]:
     """Per component: calls on rust / python, fallbacks, shadow mismatches, latency percentiles."""
     result = {name: component.stats() for name, component in _components.items()}
     result["tokens"]["calls_rust"] += tokens.FAST_PATH.calls  # counted by the native fast path
+    result["tokens"]["fast_path_panics"] = tokens.FAST_PATH.panics
     result["tokens"]["count_cache"] = _native.count_cache_stats()
     return result
 

@@ -1,6 +1,6 @@
 """Type stubs of the native extension (built from native/ by maturin)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import final
 
 __version__: str
@@ -77,7 +77,20 @@ class FastPath:
     """The commonest token-counting calls decided and counted in one native call, from what
     Python resolved (registry snapshot, model plans, selector shortcuts)."""
 
-    def __init__(self, latency: LatencyHistogram) -> None: ...
+    def __init__(self, latency: LatencyHistogram, long_way: Callable[..., int]) -> None: ...
+    def token_counter(
+        self,
+        model: object = "",
+        custom_tokenizer: object = None,
+        text: object = None,
+        messages: object = None,
+        count_response_tokens: object = False,
+        tools: object = None,
+        tool_choice: object = None,
+        use_default_image_token_count: object = False,
+        default_token_count: object = None,
+    ) -> int:
+        """LiteLLM's `token_counter`: common calls counted here, the rest sent the long way."""
     def configure(
         self,
         litellm: object,
@@ -93,8 +106,8 @@ class FastPath:
     def reset(self) -> None: ...
     @property
     def calls(self) -> int: ...
+    @property
+    def panics(self) -> int:
+        """Panics caught in the fast path (those calls went the long way; it turned itself off)."""
+    def _panic_on_next_call_for_tests(self) -> None: ...
     def reset_calls(self) -> None: ...
-    def count_text(self, model: object, text: object) -> int | None:
-        """The count, or None when the Python dispatch must decide."""
-    def count_messages(self, model: object, messages: object, count_response_tokens: object) -> int | None:
-        """The count with the reply primer (if count_response_tokens is False), or None."""

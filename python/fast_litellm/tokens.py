@@ -18,7 +18,6 @@ from __future__ import annotations
 import inspect
 import logging
 import time
-import types
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -65,7 +64,6 @@ _plans: dict[object, object] = {}
 # The resolved plans the native fast path may use: model (str or None) -> (encoding, tokens per
 # message, tokens per name). Filled as models resolve, emptied with `_plans`.
 _fast_plans: dict[object, tuple[_native.Encoding, int, int]] = {}
-FAST_PATH: Final = _native.FastPath(COMPONENT.rust_latency)
 _plans_cost: object = None
 _plans_cost_len = -1
 _plans_hf_flag: object = None
@@ -328,7 +326,7 @@ def _native_count(
     return count_messages_native(plan, messages, count_response_tokens, tools, tool_choice)
 
 
-def token_counter(
+def token_counter_long_way(
     model: Any = "",
     custom_tokenizer: Any = None,
     text: Any = None,
@@ -339,22 +337,14 @@ def token_counter(
     use_default_image_token_count: Any = False,
     default_token_count: Any = None,
 ) -> int:
-    """LiteLLM's `token_counter`, counted natively where the answer is provably the same."""
+    """LiteLLM's `token_counter`, counted natively where the answer is provably the same.
+
+    The patched bindings are `FastPath.token_counter`, which counts the commonest calls (a plain
+    str, or a list of plain message dicts, for a model already resolved, in a mode that sends
+    them native) in one native call and sends every other call here."""
     if _litellm.disable_token_counter is True:
         return 0
     component = COMPONENT
-    # The commonest calls (a plain str, or a list of plain message dicts, for a model already
-    # resolved, in a mode that sends them native) are decided and counted in one native call;
-    # None means "not that case": the general path below decides the long way.
-    if custom_tokenizer is None and not tools and not tool_choice:
-        if messages is None:
-            result = FAST_PATH.count_text(model, text)
-        elif text is None:
-            result = FAST_PATH.count_messages(model, messages, count_response_tokens)
-        else:
-            result = None
-        if result is not None:
-            return result
     if type(text) is str:
         wanted = component.wants_native("text", len(text))
     elif type(messages) is list:
@@ -397,14 +387,13 @@ def token_counter(
     return result
 
 
-# `litellm.utils.token_counter` is a thin wrapper around the core function with the same
-# signature, so one implementation serves both; a distinct function object per target lets
-# unpatch() put back the right original wherever a module bound either one.
-wrapper_token_counter = types.FunctionType(
-    token_counter.__code__, token_counter.__globals__, "token_counter", token_counter.__defaults__
-)
-wrapper_token_counter.__doc__ = token_counter.__doc__
-wrapper_token_counter.__qualname__ = "wrapper_token_counter"
+FAST_PATH: Final = _native.FastPath(COMPONENT.rust_latency, token_counter_long_way)
+
+# What LiteLLM's `token_counter` bindings are patched with: the core function and the
+# `litellm.utils` wrapper (a thin wrapper with the same signature) behave alike, and a distinct
+# object per target lets unpatch() put back the right original wherever a module bound either.
+token_counter: Final = FAST_PATH.token_counter
+wrapper_token_counter: Final = FAST_PATH.token_counter
 
 
 def _python_count(component: Component, *args: Any) -> int:

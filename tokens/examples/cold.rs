@@ -13,6 +13,9 @@
 //! * `l2`: stream 4 MiB on the calling thread only (L1/L2 cold, L3 mostly warm).
 //! * `warm`: no eviction; still a different text each call (sizes cycle through a few).
 //!
+//! Environment: `COLD_SIZES="240:4001,..."` (chars:calls) replaces the default sizes;
+//! `COLD_TEXT_FILE=path` cuts the texts from that file instead of generating them.
+//!
 //! FILTER runs only the rows whose label contains it. Times are medians (and 90th
 //! percentiles) of single calls, minus the timer's own median overhead.
 
@@ -349,7 +352,22 @@ fn main() {
     println!("timer overhead {overhead:?} (subtracted)");
     let mut evictor = Evictor::new();
 
-    let sizes: [(usize, usize); 3] = [(54, 601), (4_500, 201), (454_000, 31)];
+    // COLD_SIZES="chars:calls,...", e.g. "240:3001" for chat-message-sized texts.
+    let sizes: Vec<(usize, usize)> = match std::env::var("COLD_SIZES") {
+        Ok(list) => list
+            .split(',')
+            .map(|pair| {
+                let (chars, calls) = pair.split_once(':').expect("chars:calls");
+                (chars.parse().unwrap(), calls.parse().unwrap())
+            })
+            .collect(),
+        Err(_) => vec![(54, 601), (4_500, 201), (454_000, 31)],
+    };
+    // COLD_TEXT_FILE: cut the texts from this file instead of generating them.
+    let file_text = std::env::var("COLD_TEXT_FILE")
+        .ok()
+        .map(|path| std::fs::read_to_string(path).expect("readable UTF-8 file"));
+    let mut file_offset = 0;
     for &(chars, calls) in &sizes {
         // Fresh texts: one per call (a few, cycled, when warm so the data stays cached).
         let distinct = if mode == Mode::Warm && chars > 100_000 {
@@ -357,11 +375,24 @@ fn main() {
         } else {
             calls
         };
-        let texts: Vec<String> = (0..distinct).map(|_| prose.text(&mut rng, chars)).collect();
+        let texts: Vec<String> = (0..distinct)
+            .map(|_| match &file_text {
+                Some(all) => {
+                    let text: String = all[file_offset..].chars().take(chars).collect();
+                    file_offset = (file_offset + text.len()) % (all.len() - text.len()).max(1);
+                    text
+                }
+                None => prose.text(&mut rng, chars),
+            })
+            .collect();
         for name in EncodingName::ALL {
             let enc = Encoding::get(name);
             let tokens = enc.count(&texts[0]);
-            for (what, chunked) in [("count", false), ("count_chunked 1024", true)] {
+            for (what, chunked) in [
+                ("split", None),
+                ("count", Some(false)),
+                ("count_chunked 1024", Some(true)),
+            ] {
                 let label = format!("{name} {chars:>7} chars {what}");
                 if filter.as_deref().is_some_and(|f| !label.contains(f)) {
                     continue;
@@ -371,10 +402,10 @@ fn main() {
                     let text = texts[i % texts.len()].as_str();
                     evictor.evict(mode);
                     let start = Instant::now();
-                    let n = if chunked {
-                        enc.count_chunked(black_box(text), 1024)
-                    } else {
-                        enc.count(black_box(text))
+                    let n = match chunked {
+                        Some(true) => enc.count_chunked(black_box(text), 1024),
+                        Some(false) => enc.count(black_box(text)),
+                        None => enc.split(black_box(text)).count(),
                     };
                     let elapsed = start.elapsed();
                     black_box(n);
