@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import litellm
@@ -12,7 +13,16 @@ from litellm.types.utils import Message
 import fast_litellm
 from fast_litellm import tokens
 
-from corpus import HF_MODELS, TEXT_MODELS, huge_text_cases, message_cases, text_cases
+from corpus import (
+    ALPHABETS,
+    HF_MODELS,
+    TEXT_MODELS,
+    _from_alphabet,
+    huge_text_cases,
+    message_cases,
+    random_text,
+    text_cases,
+)
 
 TEXT_CASES = 10_000
 MESSAGE_CASES = 2_500
@@ -232,3 +242,19 @@ def test_count_cache_can_be_disabled(mode):
         assert fast_litellm.stats()["tokens"]["count_cache"]["entries"] == 0
     finally:
         tokens.configure_count_cache(tokens.DEFAULT_COUNT_CACHE_MB)
+
+
+def test_large_chats_match_litellm_across_the_detach_boundary(mode, litellm_count):
+    """Strings are counted during the walk until 64 KiB of text, then after it without the GIL;
+    strings with lone surrogates are left to Python on both sides of that boundary."""
+    mode("rust")
+    rng = random.Random(11)
+    chat = [{"role": "system", "content": random_text(rng, 30_000)}]
+    chat.append({"role": "user", "content": "before the boundary \ud800 lone surrogate"})
+    chat.append({"role": "assistant", "content": _from_alphabet(rng, ALPHABETS["cjk"], 40_000), "name": "bot"})
+    chat += [{"role": "user", "content": random_text(rng, 3_000)} for _ in range(20)]
+    chat.append({"role": "user", "content": [{"type": "text", "text": random_text(rng, 100_000)}]})
+    chat.append({"role": "user", "content": "after the boundary \udfff lone surrogate"})
+    for first in (chat, chat[2:], [{"role": "user", "content": random_text(rng, 70_000)}, *chat]):
+        assert litellm.token_counter(model="gpt-4o", messages=first) == litellm_count(model="gpt-4o", messages=first)
+    assert fast_litellm.stats()["tokens"]["fallbacks"] == 0

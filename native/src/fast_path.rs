@@ -24,7 +24,9 @@ use crate::tokens::{count_chunked_text, PyEncoding};
 const SAMPLE_EVERY: u64 = 32;
 
 struct Snapshot {
-    litellm: Py<PyAny>,
+    /// The namespace of the `litellm` module: its settings are read as dict items, cheaper
+    /// than attribute lookups through the module type.
+    litellm: Py<PyDict>,
     /// `litellm.model_cost` and its size, and `litellm.disable_hf_tokenizer_download`, as they
     /// were when the resolutions in `encodings` were made.
     model_cost: Py<PyAny>,
@@ -170,6 +172,7 @@ impl FastPath {
     #[allow(clippy::too_many_arguments)]
     fn configure(
         &self,
+        py: Python<'_>,
         litellm: Py<PyAny>,
         model_cost: Py<PyAny>,
         model_cost_len: usize,
@@ -180,8 +183,16 @@ impl FastPath {
         chunk_chars: usize,
         max_exact_chars: usize,
     ) {
+        let Ok(namespace) = litellm
+            .bind(py)
+            .getattr(pyo3::intern!(py, "__dict__"))
+            .and_then(|namespace| Ok(namespace.cast_into_exact::<PyDict>()?))
+        else {
+            self.reset(); // not a plain module: every call goes the long way
+            return;
+        };
         let snapshot = Snapshot {
-            litellm,
+            litellm: namespace.unbind(),
             model_cost,
             model_cost_len,
             hf_flag,
@@ -315,19 +326,16 @@ impl FastPath {
             return None;
         }
         let litellm = snapshot.litellm.bind(py);
-        let disabled = litellm
-            .getattr(pyo3::intern!(py, "disable_token_counter"))
-            .ok()?;
+        let setting = |name| litellm.get_item(name).ok().flatten();
+        let disabled = setting(pyo3::intern!(py, "disable_token_counter"))?;
         if disabled.is(PyBool::new(py, true)) {
             return None; // the long way answers 0, as LiteLLM does
         }
-        let cost = litellm.getattr(pyo3::intern!(py, "model_cost")).ok()?;
+        let cost = setting(pyo3::intern!(py, "model_cost"))?;
         if !cost.is(&snapshot.model_cost) || cost.len().ok()? != snapshot.model_cost_len {
             return None;
         }
-        let hf_flag = litellm
-            .getattr(pyo3::intern!(py, "disable_hf_tokenizer_download"))
-            .ok()?;
+        let hf_flag = setting(pyo3::intern!(py, "disable_hf_tokenizer_download"))?;
         if !hf_flag.is(&snapshot.hf_flag) {
             return None;
         }

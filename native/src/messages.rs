@@ -4,7 +4,8 @@
 //! path supports: every str value (role included) counts, `name` adds `tokens_per_name`, tool
 //! and function calls count `str(arguments)`, content lists count their text-like blocks.
 //! Any other shape, and any Python error raised while reading the input, makes the walk answer
-//! `None`, and LiteLLM's own function counts the call instead.
+//! `None`, and LiteLLM's own function counts the call instead (what was counted before the
+//! walk met it is thrown away: supported shapes are the common case).
 
 use fast_litellm_tokens::Encoding;
 
@@ -12,25 +13,65 @@ use crate::tokens::counted;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-/// Above this many bytes of text the strings are copied out and counted without the GIL.
+/// Beyond this many bytes of text, strings are counted without the GIL (after the walk).
 const DETACH_MIN_BYTES: usize = 64 * 1024;
 
 /// Why a walk stopped: the shape is not supported natively.
 struct Unsupported;
 
-/// What the walk collected: strings to count, and the per-message/per-name constants.
-#[derive(Default)]
-struct Collected<'py> {
+/// Counts the strings of a walk as they come: until `DETACH_MIN_BYTES` have been seen, and
+/// for strings shorter than that, at once (a chat turn costs no allocation); the rest after
+/// the walk, without the GIL. Strings LiteLLM samples (too long) or that are not valid UTF-8
+/// are left to the caller.
+struct Walk<'py> {
+    encoding: &'static Encoding,
+    chunk_chars: usize,
+    max_exact_chars: usize,
+    /// Per-message and per-name constants.
     constant: i64,
-    texts: Vec<Bound<'py, PyString>>,
-    bytes: usize,
+    tokens: usize,
+    bytes_seen: usize,
+    deferred: Vec<Bound<'py, PyString>>,
+    left_over: Vec<Bound<'py, PyString>>,
 }
 
-impl<'py> Collected<'py> {
-    fn push(&mut self, text: Bound<'py, PyString>) {
-        // Python's len() is O(1); the UTF-8 size is only an estimate for the detach decision.
-        self.bytes += text.len().unwrap_or(0);
-        self.texts.push(text);
+impl<'py> Walk<'py> {
+    fn push(&mut self, text: &Bound<'py, PyString>) {
+        let too_long = text
+            .len()
+            .map_or(true, |chars| chars > self.max_exact_chars);
+        let utf8 = match text.to_str() {
+            Ok(utf8) if !too_long => utf8,
+            _ => return self.left_over.push(text.clone()),
+        };
+        if self.bytes_seen >= DETACH_MIN_BYTES || utf8.len() >= DETACH_MIN_BYTES {
+            self.deferred.push(text.clone());
+        } else {
+            self.tokens += counted(self.encoding, utf8, self.chunk_chars);
+        }
+        self.bytes_seen += utf8.len();
+    }
+
+    /// Counts the deferred strings without the GIL; the total and the strings left over.
+    fn finish(self, py: Python<'py>) -> (i64, Vec<Bound<'py, PyString>>) {
+        let mut tokens = self.tokens;
+        if !self.deferred.is_empty() {
+            // Valid UTF-8 (checked in `push`); the strings stay alive, and Python strings
+            // never change, while the GIL is released.
+            let texts: Vec<&str> = self
+                .deferred
+                .iter()
+                .filter_map(|t| t.to_str().ok())
+                .collect();
+            let (encoding, chunk_chars) = (self.encoding, self.chunk_chars);
+            tokens += py.detach(|| {
+                texts
+                    .iter()
+                    .map(|text| counted(encoding, text, chunk_chars))
+                    .sum::<usize>()
+            });
+        }
+        (self.constant + tokens as i64, self.left_over)
     }
 }
 
@@ -60,7 +101,7 @@ fn python_str<'py>(value: &Bound<'py, PyAny>) -> Result<Bound<'py, PyString>, Un
 
 fn collect_call_arguments<'py>(
     call: &Bound<'py, PyAny>,
-    out: &mut Collected<'py>,
+    out: &mut Walk<'py>,
 ) -> Result<(), Unsupported> {
     let function = exact_dict(call)?
         .get_item("function")
@@ -68,20 +109,19 @@ fn collect_call_arguments<'py>(
         .ok_or(Unsupported)?;
     let function = exact_dict(&function)?;
     let arguments = function.get_item("arguments").map_err(|_| Unsupported)?;
-    match arguments {
-        Some(arguments) => out.push(python_str(&arguments)?),
-        None => out.push(PyString::new(call.py(), "")),
+    if let Some(arguments) = arguments {
+        out.push(&python_str(&arguments)?); // a missing one counts as "": no tokens
     }
     Ok(())
 }
 
 fn collect_content<'py>(
     parts: &Bound<'py, PyList>,
-    out: &mut Collected<'py>,
+    out: &mut Walk<'py>,
 ) -> Result<(), Unsupported> {
     for part in parts.iter() {
         if let Ok(text) = part.cast::<PyString>() {
-            out.push(text.clone());
+            out.push(text);
             continue;
         }
         let part = exact_dict(&part)?;
@@ -98,7 +138,7 @@ fn collect_content<'py>(
             if value.is_truthy().map_err(|_| Unsupported)? {
                 let text = python_str(&value)?;
                 if text.len().map_err(|_| Unsupported)? > 0 {
-                    out.push(text);
+                    out.push(&text);
                 }
             }
         }
@@ -106,12 +146,12 @@ fn collect_content<'py>(
     Ok(())
 }
 
-fn collect_messages<'py>(
+fn walk_messages<'py>(
     messages: &Bound<'py, PyList>,
     tokens_per_message: i64,
     tokens_per_name: i64,
-) -> Result<Collected<'py>, Unsupported> {
-    let mut out = Collected::default();
+    out: &mut Walk<'py>,
+) -> Result<(), Unsupported> {
     for message in messages.iter() {
         let message = exact_dict(&message)?;
         out.constant += tokens_per_message;
@@ -126,25 +166,26 @@ fn collect_messages<'py>(
                 Some("tool_calls") => {
                     let calls = value.cast_exact::<PyList>().map_err(|_| Unsupported)?;
                     for call in calls.iter() {
-                        collect_call_arguments(&call, &mut out)?;
+                        collect_call_arguments(&call, out)?;
                     }
                 }
                 Some("function_call") => {
                     let function = exact_dict(&value)?;
-                    match function.get_item("arguments").map_err(|_| Unsupported)? {
-                        Some(arguments) => out.push(python_str(&arguments)?),
-                        None => out.push(PyString::new(value.py(), "")),
+                    if let Some(arguments) =
+                        function.get_item("arguments").map_err(|_| Unsupported)?
+                    {
+                        out.push(&python_str(&arguments)?);
                     }
                 }
                 _ => {
                     if let Ok(text) = value.cast::<PyString>() {
-                        out.push(text.clone());
+                        out.push(text);
                         if key == Some("name") {
                             out.constant += tokens_per_name;
                         }
                     } else if key == Some("content") {
                         if let Ok(parts) = value.cast::<PyList>() {
-                            collect_content(parts, &mut out)?;
+                            collect_content(parts, out)?;
                         }
                     } else if key == Some("provider_specific_fields")
                         || (key == Some("search_results") && value.cast::<PyList>().is_ok())
@@ -155,7 +196,7 @@ fn collect_messages<'py>(
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Token count of `messages` without the reply primer or tools, plus the strings the caller
@@ -170,29 +211,16 @@ pub fn count_messages<'py>(
     chunk_chars: usize,
     max_exact_chars: usize,
 ) -> Option<(i64, Vec<Bound<'py, PyString>>)> {
-    let collected = collect_messages(messages, tokens_per_message, tokens_per_name).ok()?;
-    let mut left_to_caller = Vec::new();
-    let mut exact: Vec<&str> = Vec::with_capacity(collected.texts.len());
-    for text in &collected.texts {
-        let too_long = text.len().map_or(true, |chars| chars > max_exact_chars);
-        match text.to_str() {
-            Ok(utf8) if !too_long => exact.push(utf8),
-            _ => left_to_caller.push(text.clone()),
-        }
-    }
-    let tokens: usize = if collected.bytes < DETACH_MIN_BYTES {
-        exact
-            .iter()
-            .map(|text| counted(encoding, text, chunk_chars))
-            .sum()
-    } else {
-        let owned: Vec<String> = exact.iter().map(|text| (*text).to_owned()).collect();
-        py.detach(move || {
-            owned
-                .iter()
-                .map(|text| counted(encoding, text, chunk_chars))
-                .sum()
-        })
+    let mut walk = Walk {
+        encoding,
+        chunk_chars,
+        max_exact_chars,
+        constant: 0,
+        tokens: 0,
+        bytes_seen: 0,
+        deferred: Vec::new(),
+        left_over: Vec::new(),
     };
-    Some((collected.constant + tokens as i64, left_to_caller))
+    walk_messages(messages, tokens_per_message, tokens_per_name, &mut walk).ok()?;
+    Some(walk.finish(py))
 }
