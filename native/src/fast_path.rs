@@ -131,7 +131,10 @@ impl FastPath {
         let count_response_tokens = count_response_tokens.or_default(false_);
         if custom_tokenizer.is_none() && surely_falsy(tools) && surely_falsy(tool_choice) {
             let fast = catch_unwind(AssertUnwindSafe(|| {
-                if self.panic_next.swap(false, Ordering::Relaxed) {
+                // A load first: a swap on every call would be a locked instruction.
+                if self.panic_next.load(Ordering::Relaxed)
+                    && self.panic_next.swap(false, Ordering::Relaxed)
+                {
                     panic!("fast path panic requested by a test");
                 }
                 match (text, messages) {

@@ -156,8 +156,24 @@ impl Encoding {
                 *slot = (start, end, location);
                 len += 1;
             }
-            for &(start, end, location) in &batch[..len] {
-                total += self.vocab.count_located(&bytes[start..end], location);
+            // Pieces that are not one token are counted after the others, their merge-memo
+            // slots prefetched meanwhile: those misses overlap too.
+            let mut merges = 0;
+            for index in 0..len {
+                let (start, end, location) = batch[index];
+                match self
+                    .vocab
+                    .count_located_or_defer(&bytes[start..end], location)
+                {
+                    Some(count) => total += count,
+                    None => {
+                        batch[merges] = batch[index];
+                        merges += 1;
+                    }
+                }
+            }
+            for &(start, end, _) in &batch[..merges] {
+                total += self.vocab.count_multi_token(&bytes[start..end]);
             }
             if len < BATCH {
                 return total;

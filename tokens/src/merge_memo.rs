@@ -46,6 +46,24 @@ fn padded(piece: &[u8]) -> [u8; MAX_PIECE] {
     bytes
 }
 
+/// Starts loading the slot of a piece with this hash (a hint: nothing happens without a memo).
+#[inline]
+pub(crate) fn prefetch(hash: u64) {
+    let index = (hash as usize) % SLOTS;
+    MEMO.with(|memo| {
+        if let Some(table) = memo.borrow().as_ref() {
+            let slot: *const Slot = &slots(table)[index];
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a prefetch is only a hint, of an address inside the live table.
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            let _ = slot;
+        }
+    });
+}
+
 /// The count of `piece` for the vocabulary `owner` (a stable address), computed by `merge` on
 /// a miss and remembered. `hash` must depend only on the piece's bytes.
 #[inline]

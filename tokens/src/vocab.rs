@@ -253,28 +253,45 @@ impl Vocab {
     /// Number of tokens of one piece, given what [`Self::prefetch`] returned for it.
     #[inline]
     pub(crate) fn count_located(&self, piece: &[u8], location: usize) -> usize {
+        self.count_located_or_defer(piece, location)
+            .unwrap_or_else(|| self.count_multi_token(piece))
+    }
+
+    /// [`Self::count_located`], except that a piece of at most `SMALL_PIECE` bytes that is not
+    /// one token answers `None` (its merge-memo slot prefetched): count it with
+    /// [`Self::count_multi_token`].
+    #[inline]
+    pub(crate) fn count_located_or_defer(&self, piece: &[u8], location: usize) -> Option<usize> {
         match *piece {
-            [] | [_] => return piece.len(),
+            [] | [_] => return Some(piece.len()),
             // Two bytes are one token or two single-byte tokens.
-            [_, _] => return 1 + usize::from(self.pairs()[location] == u32::MAX),
+            [_, _] => return Some(1 + usize::from(self.pairs()[location] == u32::MAX)),
             _ => {}
         }
         if piece.len() > self.max_token_len {
             // Longer than any token, so longer than `SMALL_PIECE` too (checked in `new`).
-            return self.bpe.count(piece);
+            return Some(self.bpe.count(piece));
         }
         let (head, rest) = key(piece);
         if self.id_from(piece, head, rest, location).is_some() {
-            return 1;
+            return Some(1);
         }
         if piece.len() <= SMALL_PIECE {
-            let hash = fold_mul(head ^ 0x9E37_79B9_7F4A_7C15, rest ^ 0xC2B2_AE3D_27D4_EB4F);
-            let owner = self as *const Vocab as usize;
-            return merge_memo::count_with(owner, piece, hash, || {
-                SmallMerge::new(self, piece).run().len - 1
-            });
+            merge_memo::prefetch(memo_hash(head, rest));
+            return None;
         }
-        self.bpe.count(piece)
+        Some(self.bpe.count(piece))
+    }
+
+    /// Number of tokens of a piece of 3 to `SMALL_PIECE` bytes that is not one token.
+    #[inline]
+    pub(crate) fn count_multi_token(&self, piece: &[u8]) -> usize {
+        debug_assert!(piece.len() > 2 && piece.len() <= SMALL_PIECE);
+        let (head, rest) = key(piece);
+        let owner = self as *const Vocab as usize;
+        merge_memo::count_with(owner, piece, memo_hash(head, rest), || {
+            SmallMerge::new(self, piece).run().len - 1
+        })
     }
 
     /// Appends the tokens of one piece to `out`.
@@ -385,6 +402,12 @@ fn key(bytes: &[u8]) -> (u64, u64) {
         (0, 0)
     };
     (head, tail | (n as u64) << 32)
+}
+
+/// Hash of a piece's key for the merge memo (independent of the bucket hash).
+#[inline(always)]
+fn memo_hash(head: u64, rest: u64) -> u64 {
+    fold_mul(head ^ 0x9E37_79B9_7F4A_7C15, rest ^ 0xC2B2_AE3D_27D4_EB4F)
 }
 
 /// The 128-bit product of `a` and `b`, folded to 64 bits.
