@@ -3,6 +3,8 @@ LiteLLM's function as a Python callable: parameters, defaults, errors, and a pan
 
 from __future__ import annotations
 
+import inspect
+
 import litellm
 import pytest
 
@@ -97,6 +99,14 @@ def test_panic_in_fast_path_goes_the_long_way_and_turns_it_off(mode, litellm_cou
     tokens.configure_fast_path()  # what a mode change or registry change does
     litellm.token_counter(model="gpt-4o", text="back on")
     assert tokens.FAST_PATH.calls == 1
+
+
+def test_signature_shows_litellm_s_parameters_and_defaults():
+    def described(function):
+        return [(name, p.default, p.kind) for name, p in inspect.signature(function).parameters.items()]
+
+    assert described(litellm.token_counter) == described(tokens.original_wrapper_token_counter)
+    assert described(tokens.token_counter) == described(tokens.original_token_counter)
 
 
 def test_patched_functions_are_distinct_objects_named_like_litellm_s():

@@ -112,6 +112,11 @@ impl FastPath {
         use_default_image_token_count=Arg::Missing,
         default_token_count=None,
     ))]
+    #[pyo3(
+        text_signature = "($self, model='', custom_tokenizer=None, text=None, messages=None, \
+                          count_response_tokens=False, tools=None, tool_choice=None, \
+                          use_default_image_token_count=False, default_token_count=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn token_counter<'py>(
         &self,
