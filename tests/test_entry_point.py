@@ -4,6 +4,7 @@ LiteLLM's function as a Python callable: parameters, defaults, errors, and a pan
 from __future__ import annotations
 
 import inspect
+import pickle
 
 import litellm
 import pytest
@@ -107,6 +108,14 @@ def test_signature_shows_litellm_s_parameters_and_defaults():
 
     assert described(litellm.token_counter) == described(tokens.original_wrapper_token_counter)
     assert described(tokens.token_counter) == described(tokens.original_token_counter)
+
+
+def test_pickles_by_reference_like_a_function(mode, litellm_count):
+    """Sending token_counter to a worker process pickles it, as it did LiteLLM's function."""
+    mode("rust")
+    restored = pickle.loads(pickle.dumps(litellm.token_counter))
+    assert restored == litellm.token_counter
+    assert restored(model="gpt-4o", messages=CHAT) == litellm_count(model="gpt-4o", messages=CHAT)
 
 
 def test_patched_functions_are_distinct_objects_named_like_litellm_s():

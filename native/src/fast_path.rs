@@ -51,6 +51,9 @@ pub struct FastPath {
     latency: Py<LatencyHistogram>,
     /// The Python dispatch, called with all nine arguments for what the fast path does not take.
     long_way: Py<PyAny>,
+    /// A function of no arguments returning this object in any process: pickling
+    /// `token_counter` (e.g. to send it to a worker process) pickles a reference to it.
+    restore: Py<PyAny>,
 }
 
 /// An argument that may have been left out. Unlike `Option`, an explicit `None` is `Given`:
@@ -88,7 +91,7 @@ fn surely_falsy(value: Option<&Bound<'_, PyAny>>) -> bool {
 #[pymethods]
 impl FastPath {
     #[new]
-    fn new(latency: Py<LatencyHistogram>, long_way: Py<PyAny>) -> Self {
+    fn new(latency: Py<LatencyHistogram>, long_way: Py<PyAny>, restore: Py<PyAny>) -> Self {
         FastPath {
             snapshot: Mutex::new(None),
             calls: AtomicU64::new(0),
@@ -96,7 +99,12 @@ impl FastPath {
             panic_next: AtomicBool::new(false),
             latency,
             long_way,
+            restore,
         }
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> (Bound<'py, PyAny>, ()) {
+        (self.restore.bind(py).clone(), ())
     }
 
     /// LiteLLM's `token_counter` (same parameters, same defaults): plain text or plain message

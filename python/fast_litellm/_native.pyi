@@ -77,7 +77,9 @@ class FastPath:
     """The commonest token-counting calls decided and counted in one native call, from what
     Python resolved (registry snapshot, model plans, selector shortcuts)."""
 
-    def __init__(self, latency: LatencyHistogram, long_way: Callable[..., int]) -> None: ...
+    def __init__(
+        self, latency: LatencyHistogram, long_way: Callable[..., int], restore: Callable[[], FastPath]
+    ) -> None: ...
     def token_counter(
         self,
         model: object = "",

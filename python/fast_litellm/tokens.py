@@ -387,7 +387,12 @@ def token_counter_long_way(
     return result
 
 
-FAST_PATH: Final = _native.FastPath(COMPONENT.rust_latency, token_counter_long_way)
+def _fast_path() -> _native.FastPath:
+    """This process's fast path (what a pickled `token_counter` refers to)."""
+    return FAST_PATH
+
+
+FAST_PATH: Final = _native.FastPath(COMPONENT.rust_latency, token_counter_long_way, _fast_path)
 
 # What LiteLLM's `token_counter` bindings are patched with: the core function and the
 # `litellm.utils` wrapper (a thin wrapper with the same signature) behave alike, and a distinct
