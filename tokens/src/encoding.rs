@@ -12,9 +12,10 @@ use crate::chunks::{chunk_byte_ranges, chunks};
 use crate::pretokenize::{Pattern, Pieces};
 use crate::vocab::Vocab;
 
-/// Below this many bytes a text is counted on the calling thread: handing work to the
-/// pool costs more than the count itself.
-const PARALLEL_MIN_BYTES: usize = 64 * 1024;
+/// Below this many bytes a text is counted on the calling thread alone. From here on a pool
+/// thread may join (the caller never waits for one to wake): 10k tokens of prose (45 KB)
+/// took 0.21-0.23 ms instead of 0.31 ms; below 16 chunks there is only one group to take.
+const PARALLEL_MIN_BYTES: usize = 16 * 1024;
 /// Chunks handed to one worker at a time, so tasks stay coarse.
 const MIN_CHUNKS_PER_TASK: usize = 16;
 

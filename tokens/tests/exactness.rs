@@ -276,6 +276,40 @@ fn chunked_counts_match_tiktoken_per_chunk() {
     }
 }
 
+/// Around the parallel threshold (16 KiB) and with few chunk groups per thread, the shared
+/// count equals the sum of per-chunk counts.
+#[test]
+fn chunked_counts_around_the_parallel_threshold_match_per_chunk_counts() {
+    let mut rng = Rng(4096);
+    let mut long = String::new();
+    while long.len() < 70_000 {
+        long.push_str(&random_text(&mut rng, 60));
+    }
+    for name in EncodingName::ALL {
+        let enc = Encoding::get(name);
+        for size in [
+            16_383, 16_384, 16_385, 17_000, 20_000, 33_000, 45_000, 65_537,
+        ] {
+            let mut end = size.min(long.len());
+            while !long.is_char_boundary(end) {
+                end -= 1;
+            }
+            let text = &long[..end];
+            for chunk in [7, 1024] {
+                let expected: usize = chunk_byte_ranges(text, chunk)
+                    .into_iter()
+                    .map(|(s, e)| enc.count(&text[s..e]))
+                    .sum();
+                assert_eq!(
+                    enc.count_chunked(text, chunk),
+                    expected,
+                    "{name} {size} bytes, chunk {chunk}"
+                );
+            }
+        }
+    }
+}
+
 /// Texts below the parallel threshold take the sequential paths (one chunk, lazily found
 /// chunks); all must equal the sum of per-chunk counts.
 #[test]
