@@ -7,7 +7,8 @@
 //! of its own: it only applies what Python decided.
 //!
 //! `FastPath.token_counter` is what LiteLLM's `token_counter` bindings are patched with: a
-//! native entry point saves the Python frame of a wrapper, which is a tenth of a short call.
+//! native entry point saves the Python frame of a wrapper (0.1-0.3 µs, about what counting
+//! a dozen tokens costs).
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
