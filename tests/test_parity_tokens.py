@@ -245,8 +245,8 @@ def test_count_cache_can_be_disabled(mode):
 
 
 def test_large_chats_match_litellm_across_the_detach_boundary(mode, litellm_count):
-    """Strings are counted during the walk until 64 KiB of text, then after it without the GIL;
-    strings with lone surrogates are left to Python on both sides of that boundary."""
+    """Chats with 64K code points of text or more are counted without the GIL; strings with lone
+    surrogates are left to Python in chats on both sides of that boundary."""
     mode("rust")
     rng = random.Random(11)
     chat = [{"role": "system", "content": random_text(rng, 30_000)}]

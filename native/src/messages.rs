@@ -4,8 +4,7 @@
 //! path supports: every str value (role included) counts, `name` adds `tokens_per_name`, tool
 //! and function calls count `str(arguments)`, content lists count their text-like blocks.
 //! Any other shape, and any Python error raised while reading the input, makes the walk answer
-//! `None`, and LiteLLM's own function counts the call instead (what was counted before the
-//! walk met it is thrown away: supported shapes are the common case).
+//! `None`, and LiteLLM's own function counts the call instead.
 
 use fast_litellm_tokens::Encoding;
 
@@ -13,65 +12,42 @@ use crate::tokens::counted;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-/// Beyond this many bytes of text, strings are counted without the GIL (after the walk).
-const DETACH_MIN_BYTES: usize = 64 * 1024;
+/// From this much text (in code points) on, the strings are counted without the GIL.
+const DETACH_MIN_CHARS: usize = 64 * 1024;
+/// Strings a walk keeps without allocating: a chat turn's roles and contents.
+const INLINE_STRINGS: usize = 8;
 
 /// Why a walk stopped: the shape is not supported natively.
 struct Unsupported;
 
-/// Counts the strings of a walk as they come: until `DETACH_MIN_BYTES` have been seen, and
-/// for strings shorter than that, at once (a chat turn costs no allocation); the rest after
-/// the walk, without the GIL. Strings LiteLLM samples (too long) or that are not valid UTF-8
-/// are left to the caller.
-struct Walk<'py> {
-    encoding: &'static Encoding,
-    chunk_chars: usize,
-    max_exact_chars: usize,
-    /// Per-message and per-name constants.
+/// The strings a walk met and the per-message/per-name constants. Nothing is counted until
+/// the whole walk has succeeded: a shape found unsupported late costs no counting, LiteLLM
+/// counts that call.
+#[derive(Default)]
+struct Collected<'py> {
     constant: i64,
-    tokens: usize,
-    bytes_seen: usize,
-    deferred: Vec<Bound<'py, PyString>>,
-    left_over: Vec<Bound<'py, PyString>>,
+    inline: [Option<Bound<'py, PyString>>; INLINE_STRINGS],
+    inline_len: usize,
+    more: Vec<Bound<'py, PyString>>,
+    chars: usize,
 }
 
-impl<'py> Walk<'py> {
+impl<'py> Collected<'py> {
     fn push(&mut self, text: &Bound<'py, PyString>) {
-        let too_long = text
-            .len()
-            .map_or(true, |chars| chars > self.max_exact_chars);
-        let utf8 = match text.to_str() {
-            Ok(utf8) if !too_long => utf8,
-            _ => return self.left_over.push(text.clone()),
-        };
-        if self.bytes_seen >= DETACH_MIN_BYTES || utf8.len() >= DETACH_MIN_BYTES {
-            self.deferred.push(text.clone());
+        self.chars += text.len().unwrap_or(0);
+        if self.inline_len < INLINE_STRINGS {
+            self.inline[self.inline_len] = Some(text.clone());
+            self.inline_len += 1;
         } else {
-            self.tokens += counted(self.encoding, utf8, self.chunk_chars);
+            self.more.push(text.clone());
         }
-        self.bytes_seen += utf8.len();
     }
 
-    /// Counts the deferred strings without the GIL; the total and the strings left over.
-    fn finish(self, py: Python<'py>) -> (i64, Vec<Bound<'py, PyString>>) {
-        let mut tokens = self.tokens;
-        if !self.deferred.is_empty() {
-            // Valid UTF-8 (checked in `push`); the strings stay alive, and Python strings
-            // never change, while the GIL is released.
-            let texts: Vec<&str> = self
-                .deferred
-                .iter()
-                .filter_map(|t| t.to_str().ok())
-                .collect();
-            let (encoding, chunk_chars) = (self.encoding, self.chunk_chars);
-            tokens += py.detach(|| {
-                texts
-                    .iter()
-                    .map(|text| counted(encoding, text, chunk_chars))
-                    .sum::<usize>()
-            });
-        }
-        (self.constant + tokens as i64, self.left_over)
+    fn texts(&self) -> impl Iterator<Item = &Bound<'py, PyString>> {
+        self.inline[..self.inline_len]
+            .iter()
+            .flatten()
+            .chain(&self.more)
     }
 }
 
@@ -101,7 +77,7 @@ fn python_str<'py>(value: &Bound<'py, PyAny>) -> Result<Bound<'py, PyString>, Un
 
 fn collect_call_arguments<'py>(
     call: &Bound<'py, PyAny>,
-    out: &mut Walk<'py>,
+    out: &mut Collected<'py>,
 ) -> Result<(), Unsupported> {
     let function = exact_dict(call)?
         .get_item("function")
@@ -117,7 +93,7 @@ fn collect_call_arguments<'py>(
 
 fn collect_content<'py>(
     parts: &Bound<'py, PyList>,
-    out: &mut Walk<'py>,
+    out: &mut Collected<'py>,
 ) -> Result<(), Unsupported> {
     for part in parts.iter() {
         if let Ok(text) = part.cast::<PyString>() {
@@ -150,7 +126,7 @@ fn walk_messages<'py>(
     messages: &Bound<'py, PyList>,
     tokens_per_message: i64,
     tokens_per_name: i64,
-    out: &mut Walk<'py>,
+    out: &mut Collected<'py>,
 ) -> Result<(), Unsupported> {
     for message in messages.iter() {
         let message = exact_dict(&message)?;
@@ -199,6 +175,23 @@ fn walk_messages<'py>(
     Ok(())
 }
 
+/// The text of a string counted exactly, or `None` (and the string goes to `left_to_caller`)
+/// when LiteLLM samples it (too long) or it is not valid UTF-8 (lone surrogates).
+fn exact_utf8<'a, 'py>(
+    text: &'a Bound<'py, PyString>,
+    max_exact_chars: usize,
+    left_to_caller: &mut Vec<Bound<'py, PyString>>,
+) -> Option<&'a str> {
+    let too_long = text.len().map_or(true, |chars| chars > max_exact_chars);
+    match text.to_str() {
+        Ok(utf8) if !too_long => Some(utf8),
+        _ => {
+            left_to_caller.push(text.clone());
+            None
+        }
+    }
+}
+
 /// Token count of `messages` without the reply primer or tools, plus the strings the caller
 /// must count itself (longer than `max_exact_chars`, or not valid UTF-8); `None` when the
 /// shape is not supported natively.
@@ -211,16 +204,36 @@ pub fn count_messages<'py>(
     chunk_chars: usize,
     max_exact_chars: usize,
 ) -> Option<(i64, Vec<Bound<'py, PyString>>)> {
-    let mut walk = Walk {
-        encoding,
-        chunk_chars,
-        max_exact_chars,
-        constant: 0,
-        tokens: 0,
-        bytes_seen: 0,
-        deferred: Vec::new(),
-        left_over: Vec::new(),
+    let mut collected = Collected::default();
+    walk_messages(
+        messages,
+        tokens_per_message,
+        tokens_per_name,
+        &mut collected,
+    )
+    .ok()?;
+    let mut left_to_caller = Vec::new();
+    let tokens: usize = if collected.chars < DETACH_MIN_CHARS {
+        let mut tokens = 0;
+        for text in collected.texts() {
+            if let Some(utf8) = exact_utf8(text, max_exact_chars, &mut left_to_caller) {
+                tokens += counted(encoding, utf8, chunk_chars);
+            }
+        }
+        tokens
+    } else {
+        // The strings stay alive (`collected` holds them) and Python strings never change
+        // while the GIL is released.
+        let texts: Vec<&str> = collected
+            .texts()
+            .filter_map(|text| exact_utf8(text, max_exact_chars, &mut left_to_caller))
+            .collect();
+        py.detach(|| {
+            texts
+                .iter()
+                .map(|text| counted(encoding, text, chunk_chars))
+                .sum()
+        })
     };
-    walk_messages(messages, tokens_per_message, tokens_per_name, &mut walk).ok()?;
-    Some(walk.finish(py))
+    Some((collected.constant + tokens as i64, left_to_caller))
 }
