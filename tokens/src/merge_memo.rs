@@ -46,10 +46,16 @@ fn padded(piece: &[u8]) -> [u8; MAX_PIECE] {
     bytes
 }
 
+/// The slot of a piece with this hash.
+#[inline(always)]
+fn slot_index(hash: u64) -> usize {
+    (hash as usize) % SLOTS
+}
+
 /// Starts loading the slot of a piece with this hash (a hint: nothing happens without a memo).
 #[inline]
 pub(crate) fn prefetch(hash: u64) {
-    let index = (hash as usize) % SLOTS;
+    let index = slot_index(hash);
     MEMO.with(|memo| {
         if let Some(table) = memo.borrow().as_ref() {
             let slot: *const Slot = &slots(table)[index];
@@ -74,7 +80,7 @@ pub(crate) fn count_with(
     merge: impl FnOnce() -> usize,
 ) -> usize {
     debug_assert!(piece.len() <= MAX_PIECE && owner != 0);
-    let index = (hash as usize) % SLOTS;
+    let index = slot_index(hash);
     let bytes = padded(piece);
     let found = MEMO.with(|memo| {
         let memo = memo.borrow();

@@ -252,14 +252,27 @@ fn random_strings_o200k() {
     }
 }
 
+/// Random texts joined until there are at least `bytes` bytes.
+fn random_text_of_at_least(rng: &mut Rng, bytes: usize) -> String {
+    let mut text = String::new();
+    while text.len() < bytes {
+        text.push_str(&random_text(rng, 60));
+    }
+    text
+}
+
+/// LiteLLM's rule spelled out: the sum of the counts of the chunks, each counted alone.
+fn sum_of_chunk_counts(enc: &Encoding, text: &str, chunk_chars: usize) -> usize {
+    chunk_byte_ranges(text, chunk_chars)
+        .into_iter()
+        .map(|(s, e)| enc.count(&text[s..e]))
+        .sum()
+}
+
 #[test]
 fn chunked_counts_match_tiktoken_per_chunk() {
-    let mut rng = Rng(1024);
     // Large enough to take the parallel path.
-    let mut text = String::new();
-    while text.len() < 200_000 {
-        text.push_str(&random_text(&mut rng, 60));
-    }
+    let text = random_text_of_at_least(&mut Rng(1024), 200_000);
     for name in EncodingName::ALL {
         let enc = Encoding::get(name);
         for chunk in [1, 7, 1024] {
@@ -280,11 +293,7 @@ fn chunked_counts_match_tiktoken_per_chunk() {
 /// count equals the sum of per-chunk counts.
 #[test]
 fn chunked_counts_around_the_parallel_threshold_match_per_chunk_counts() {
-    let mut rng = Rng(4096);
-    let mut long = String::new();
-    while long.len() < 70_000 {
-        long.push_str(&random_text(&mut rng, 60));
-    }
+    let long = random_text_of_at_least(&mut Rng(4096), 70_000);
     for name in EncodingName::ALL {
         let enc = Encoding::get(name);
         for size in [
@@ -296,13 +305,9 @@ fn chunked_counts_around_the_parallel_threshold_match_per_chunk_counts() {
             }
             let text = &long[..end];
             for chunk in [7, 1024] {
-                let expected: usize = chunk_byte_ranges(text, chunk)
-                    .into_iter()
-                    .map(|(s, e)| enc.count(&text[s..e]))
-                    .sum();
                 assert_eq!(
                     enc.count_chunked(text, chunk),
-                    expected,
+                    sum_of_chunk_counts(enc, text, chunk),
                     "{name} {size} bytes, chunk {chunk}"
                 );
             }
@@ -320,13 +325,9 @@ fn small_chunked_counts_match_per_chunk_counts() {
         for _ in 0..2_000 {
             let text = random_text(&mut rng, 60);
             for chunk in [0, 1, 3, 16, 1024, text.len(), text.len() + 1] {
-                let expected: usize = chunk_byte_ranges(&text, chunk)
-                    .into_iter()
-                    .map(|(s, e)| enc.count(&text[s..e]))
-                    .sum();
                 assert_eq!(
                     enc.count_chunked(&text, chunk),
-                    expected,
+                    sum_of_chunk_counts(enc, &text, chunk),
                     "{name} chunk {chunk} {text:?}"
                 );
             }
