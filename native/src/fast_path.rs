@@ -12,8 +12,10 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::Arc;
 use std::time::Instant;
+
+use arc_swap::ArcSwapOption;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString};
@@ -43,7 +45,10 @@ struct Snapshot {
 
 #[pyclass(module = "fast_litellm._native", name = "FastPath", frozen)]
 pub struct FastPath {
-    snapshot: Mutex<Option<Snapshot>>,
+    /// Swapped whole by `configure`/`reset`, read without a lock: a call touches Python
+    /// (dict items, lengths) while it uses the snapshot, and a lock held there could be
+    /// waited for by a thread that holds the GIL while this one waits for the GIL.
+    snapshot: ArcSwapOption<Snapshot>,
     calls: AtomicU64,
     /// Panics caught in the fast path (the call then went the long way).
     panics: AtomicU64,
@@ -94,7 +99,7 @@ impl FastPath {
     #[new]
     fn new(latency: Py<LatencyHistogram>, long_way: Py<PyAny>, restore: Py<PyAny>) -> Self {
         FastPath {
-            snapshot: Mutex::new(None),
+            snapshot: ArcSwapOption::empty(),
             calls: AtomicU64::new(0),
             panics: AtomicU64::new(0),
             panic_next: AtomicBool::new(false),
@@ -219,16 +224,12 @@ impl FastPath {
             chunk_chars,
             max_exact_chars,
         };
-        if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = Some(snapshot);
-        }
+        self.snapshot.store(Some(Arc::new(snapshot)));
     }
 
     /// Forget everything: every call answers None until `configure` runs again.
     fn reset(&self) {
-        if let Ok(mut slot) = self.snapshot.lock() {
-            *slot = None;
-        }
+        self.snapshot.store(None);
     }
 
     /// Calls counted here since the last `reset_calls`.
@@ -254,7 +255,7 @@ impl FastPath {
     }
 }
 
-/// What a call needs from the snapshot, copied out so the lock is not held while counting.
+/// What a call needs from the snapshot, copied out before counting.
 struct Found {
     encoding: &'static fast_litellm_tokens::Encoding,
     tokens_per_message: i64,
@@ -328,8 +329,8 @@ impl FastPath {
         size: usize,
         class: PayloadClass,
     ) -> Option<Found> {
-        let guard = self.snapshot.lock().ok()?;
-        let snapshot = guard.as_ref()?;
+        let guard = self.snapshot.load();
+        let snapshot = guard.as_deref()?;
         let from = match class {
             PayloadClass::Text => {
                 if size > snapshot.max_exact_chars {

@@ -11,9 +11,12 @@ mod latency;
 mod messages;
 mod tokens;
 
-#[pymodule]
+/// `gil_used = false`: nothing here relies on the GIL for memory safety. Shared state is
+/// atomics, snapshots swapped whole, and locks that are never held while touching Python.
+#[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    fast_litellm_tokens::install_fork_handlers();
     tokens::register(m)?;
     latency::register(m)?;
     calibration::register(m)?;

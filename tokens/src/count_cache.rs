@@ -13,6 +13,8 @@ use std::sync::Mutex;
 
 use rustc_hash::FxHasher;
 
+use crate::per_process::PerProcess;
+
 type Map = HashMap<Box<str>, usize, BuildHasherDefault<FxHasher>>;
 
 /// Strings shorter than this are counted directly: hashing and locking would cost about as
@@ -26,9 +28,12 @@ struct Generations {
     young_bytes: usize,
 }
 
+/// The lock is held only for hash-map work, never while counting, calling out or touching
+/// Python, and threads take it with or without the GIL: it can only be waited for briefly.
+/// Per process, because a thread counting without the GIL may hold it at a fork.
 pub struct CountCache {
     budget_bytes: AtomicU64,
-    generations: Mutex<Generations>,
+    generations: PerProcess<Mutex<Generations>>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -47,11 +52,7 @@ impl CountCache {
     pub const fn new(budget_bytes: u64) -> Self {
         CountCache {
             budget_bytes: AtomicU64::new(budget_bytes),
-            generations: Mutex::new(Generations {
-                young: HashMap::with_hasher(BuildHasherDefault::new()),
-                old: HashMap::with_hasher(BuildHasherDefault::new()),
-                young_bytes: 0,
-            }),
+            generations: PerProcess::new(|| Mutex::new(Generations::default())),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -64,7 +65,7 @@ impl CountCache {
     }
 
     pub fn clear(&self) {
-        if let Ok(mut generations) = self.generations.lock() {
+        if let Ok(mut generations) = self.generations.get().lock() {
             *generations = Generations::default();
         }
     }
@@ -86,7 +87,7 @@ impl CountCache {
     }
 
     fn lookup(&self, text: &str) -> Option<usize> {
-        let mut generations = self.generations.lock().ok()?;
+        let mut generations = self.generations.get().lock().ok()?;
         if let Some(&found) = generations.young.get(text) {
             return Some(found);
         }
@@ -97,7 +98,7 @@ impl CountCache {
     }
 
     fn remember(&self, text: &str, counted: usize, budget: u64) {
-        let Ok(mut generations) = self.generations.lock() else {
+        let Ok(mut generations) = self.generations.get().lock() else {
             return;
         };
         if generations.young.contains_key(text) {
@@ -115,6 +116,7 @@ impl CountCache {
     pub fn stats(&self) -> CacheStats {
         let (entries, bytes) = self
             .generations
+            .get()
             .lock()
             .map(|g| {
                 let old_bytes: usize = g.old.keys().map(|k| k.len()).sum();

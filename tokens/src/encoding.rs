@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::chunks::{chunk_byte_ranges, chunks};
+use crate::per_process::PerProcess;
 use crate::pretokenize::{Pattern, Pieces};
 use crate::vocab::Vocab;
 
@@ -101,6 +102,34 @@ static O200K: std::sync::LazyLock<Encoding> = std::sync::LazyLock::new(|| {
     )
 });
 
+/// Whether a thread has started loading each encoding (order of `EncodingName::ALL`).
+static LOAD_STARTED: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Waits for every encoding load that has started (on any thread) to finish; called before a
+/// fork, so that the child never inherits an encoding in the middle of its initialisation.
+pub(crate) fn finish_loads_in_progress() {
+    for name in EncodingName::ALL {
+        let index = name as usize;
+        if LOAD_STARTED[index].load(Ordering::Acquire) {
+            std::sync::LazyLock::force(match name {
+                EncodingName::Cl100kBase => &CL100K,
+                EncodingName::O200kBase => &O200K,
+            });
+        }
+    }
+}
+
+/// Threads that join the caller in counting large texts: one pool per process (a forked
+/// child has none of its parent's threads), none if threads cannot be started.
+static HELPERS: PerProcess<Option<rayon::ThreadPool>> = PerProcess::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cores.saturating_sub(1).max(1))
+        .thread_name(|index| format!("fast-litellm-count-{index}"))
+        .build()
+        .ok()
+});
+
 impl Encoding {
     fn new(
         name: EncodingName,
@@ -119,10 +148,16 @@ impl Encoding {
 
     /// The process-wide instance of an encoding; the vocabulary is loaded on first use.
     pub fn get(name: EncodingName) -> &'static Encoding {
-        match name {
-            EncodingName::Cl100kBase => &CL100K,
-            EncodingName::O200kBase => &O200K,
+        crate::per_process::install_fork_handlers();
+        let (encoding, started) = match name {
+            EncodingName::Cl100kBase => (&CL100K, &LOAD_STARTED[0]),
+            EncodingName::O200kBase => (&O200K, &LOAD_STARTED[1]),
+        };
+        // Said before the load starts, so a fork in the meantime waits for it to finish.
+        if !started.load(Ordering::Acquire) {
+            started.store(true, Ordering::Release);
         }
+        encoding
     }
 
     pub fn name(&self) -> EncodingName {
@@ -227,24 +262,12 @@ impl Encoding {
             helpers_total: AtomicUsize::new(0),
             helper_failed: AtomicBool::new(false),
         });
-        let helpers = rayon::current_num_threads().saturating_sub(1).max(1);
-        let name = self.name;
-        for _ in 0..helpers {
-            let shared = Arc::clone(&shared);
-            rayon::spawn(move || {
-                // A panic must not reach rayon (its handler aborts the process): the caller
-                // re-raises it on its own thread, where the bindings turn it into an error.
-                let counted = panic::catch_unwind(AssertUnwindSafe(|| {
-                    shared.take_groups(Encoding::get(name))
-                }));
-                match counted {
-                    Ok(counted) => {
-                        shared.helpers_total.fetch_add(counted, Ordering::SeqCst);
-                    }
-                    Err(_) => shared.helper_failed.store(true, Ordering::SeqCst),
-                }
-                shared.in_flight.fetch_sub(1, Ordering::SeqCst);
-            });
+        if let Some(pool) = HELPERS.get() {
+            for _ in 0..pool.current_num_threads() {
+                let shared = Arc::clone(&shared);
+                let name = self.name;
+                pool.spawn(move || shared.help(name));
+            }
         }
         let own = shared.take_groups_as_caller(self);
         // Groups a helper took are finished within one group's time; wait for those only.
@@ -307,6 +330,21 @@ struct SharedCount {
 }
 
 impl SharedCount {
+    /// What a pool thread does: take groups until none are left, then report.
+    fn help(&self, name: EncodingName) {
+        // A panic must not reach rayon (its handler aborts the process): the caller re-raises
+        // it on its own thread, where the bindings turn it into an error.
+        let counted =
+            panic::catch_unwind(AssertUnwindSafe(|| self.take_groups(Encoding::get(name))));
+        match counted {
+            Ok(counted) => {
+                self.helpers_total.fetch_add(counted, Ordering::SeqCst);
+            }
+            Err(_) => self.helper_failed.store(true, Ordering::SeqCst),
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+
     /// A helper's loop: it registers as in flight before every look at the cursor, so the
     /// caller, once the cursor is spent, knows whose results it still has to wait for. The
     /// last registration is released by the caller of this function.
