@@ -17,7 +17,10 @@ from fast_litellm import _native, _policy, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
-__all__ = ["patch", "unpatch", "set_mode", "get_mode", "status", "stats", "reset_stats", "COMPONENTS", "MODES"]
+__all__ = [
+    "patch", "unpatch", "set_mode", "get_mode", "reload_policy", "status", "stats", "reset_stats",
+    "COMPONENTS", "MODES",
+]  # fmt: skip
 __version__ = importlib.metadata.version("fast-litellm")
 
 _components: dict[str, Component] = {
@@ -31,6 +34,7 @@ _patcher = Patcher(
         ComponentPatch(
             component="tokens",
             prepare=tokens.install,
+            release=tokens.release,
             targets=[
                 Target("tokens", "litellm.utils", "token_counter", tokens.wrapper_token_counter),
                 Target("tokens", "litellm.litellm_core_utils.token_counter", "token_counter", tokens.token_counter),
@@ -79,6 +83,18 @@ def get_mode(component: str) -> str:
     if component not in _components:
         raise ValueError(f"unknown component {component!r}; expected one of {', '.join(COMPONENTS)}")
     return _components[component].mode
+
+
+def reload_policy() -> dict[str, Any]:
+    """Read the policy again (as at import: FAST_LITELLM_POLICY, the default location, else the
+    shipped default) and apply it without a restart; returns what status()["policy"] reports.
+    Modes set by environment or set_mode() are kept; FAST_LITELLM_ROLLOUT_* still win."""
+    global _policy_info
+    info = _policy.load_into(_components, os.environ)
+    for component in _components.values():
+        component.configure_from_env(os.environ, modes=False)
+    _policy_info = info
+    return dict(info)
 
 
 def stats() -> dict[str, dict[str, object]]:
@@ -133,6 +149,7 @@ def status() -> dict[str, Any]:
             "max_exact_chars": tokens.max_exact_chars(),
             "native_encodings": list(tokens.NATIVE_ENCODINGS),
             "count_cache_mb": tokens.count_cache_mb,
+            "litellm_internals_replaced": list(tokens.internals_replaced),
         },
     }
 
@@ -144,4 +161,11 @@ def _litellm_version() -> str | None:
         return None
 
 
+def _after_fork_in_child() -> None:
+    _patcher.after_fork_in_child()
+    for component in _components.values():
+        component.breaker.after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 patch()

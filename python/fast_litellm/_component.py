@@ -9,12 +9,11 @@ because timing every sub-microsecond call would cost more than the call.
 from __future__ import annotations
 
 import math
-import os
 import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Final
 
 from fast_litellm import _native
@@ -100,6 +99,10 @@ class Breaker:
         if self._on_change is not None:
             self._on_change()
 
+    def after_fork_in_child(self) -> None:
+        """A forked child has only the forking thread: a lock another thread held is dead."""
+        self._lock = threading.Lock()
+
     def state(self) -> dict[str, object]:
         if self.open_until == 0.0:
             state = "closed"
@@ -142,21 +145,26 @@ class Component:
         self.python_latency = _native.LatencyHistogram()
         self._refresh()
 
-    def configure_from_env(self, environ: os._Environ[str] | dict[str, str]) -> None:
-        """Read FAST_LITELLM_<NAME> and FAST_LITELLM_ROLLOUT_<NAME>; bad values are reported, not fatal."""
+    def configure_from_env(self, environ: Mapping[str, str], modes: bool = True) -> None:
+        """Read FAST_LITELLM_<NAME> (unless `modes` is False) and FAST_LITELLM_ROLLOUT_<NAME>; bad
+        values are reported, not fatal."""
         key = self.name.upper()
         mode_var, rollout_var = f"FAST_LITELLM_{key}", f"FAST_LITELLM_ROLLOUT_{key}"
-        if mode_var in environ:
+        if modes and mode_var in environ:
             try:
                 self.mode = parse_mode(environ[mode_var], mode_var)
                 self.mode_source = f"env {mode_var}"
             except ValueError as error:
-                self.config_errors.append(f"{error}; using {self.mode!r}")
+                self._config_error(f"{error}; using {self.mode!r}")
         if rollout_var in environ:
             try:
                 self.rollout_percent = parse_rollout(environ[rollout_var], rollout_var)
             except ValueError as error:
-                self.config_errors.append(f"{error}; using {self.rollout_percent}")
+                self._config_error(f"{error}; using {self.rollout_percent}")
+
+    def _config_error(self, message: str) -> None:
+        if message not in self.config_errors:  # the environment is read again by reload_policy()
+            self.config_errors.append(message)
 
     @property
     def mode(self) -> str:

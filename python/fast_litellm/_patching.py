@@ -44,6 +44,7 @@ class ComponentPatch:
     component: str
     targets: Sequence[Target]
     prepare: Callable[[], None]  # binds originals inside the component; may raise
+    release: Callable[[], None] = lambda: None  # undoes prepare() when unpatching
 
     @property
     def required_modules(self) -> frozenset[str]:
@@ -68,6 +69,10 @@ class Patcher:
     def active(self) -> bool:
         return self._active
 
+    def after_fork_in_child(self) -> None:
+        """A forked child has only the forking thread: a lock another thread held is dead."""
+        self._lock = threading.RLock()
+
     def targets(self) -> list[Target]:
         return [target for patch in self._patches for target in patch.targets]
 
@@ -90,6 +95,9 @@ class Patcher:
                 sys.meta_path.remove(self._hook)
             self._hook = None
             self._walk_modules(self._original_for, list(sys.modules.items()), restore=True)
+            for patch in self._patches:
+                if any(target.state == "patched" for target in patch.targets):
+                    patch.release()
             for target in self.targets():
                 if target.state == "patched":
                     target.state, target.reason = "unpatched", "unpatch() restored the original"

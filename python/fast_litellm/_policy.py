@@ -57,6 +57,9 @@ def apply_shipped_default(components: Mapping[str, Component]) -> None:
 
 def load_into(components: Mapping[str, Component], environ: Mapping[str, str]) -> dict[str, Any]:
     """Apply the policy to `components`; return what status() reports about it."""
+    for component in components.values():
+        if component.mode_source == "policy":  # a previous policy's mode: this load decides again
+            component.mode, component.mode_source = "auto", "default"
     apply_shipped_default(components)
     explicit = environ.get("FAST_LITELLM_POLICY")
     path = Path(explicit) if explicit else default_path(environ)

@@ -24,6 +24,7 @@ from typing import Any, Final
 
 from fast_litellm import _native
 from fast_litellm._component import LATENCY_SAMPLE_EVERY, Component
+from fast_litellm._watch import AttributeWatch
 
 logger: Final = logging.getLogger("fast_litellm")
 
@@ -47,6 +48,41 @@ _chunk_chars = 1024
 _max_exact_chars = 4_000_000
 
 _encodings: dict[str, _native.Encoding] = {}
+
+# LiteLLM functions whose work the native path reproduces. While any of them is replaced (a
+# test's mock, an application's monkeypatch), every call goes to LiteLLM so the replacement
+# sees it. Methods of LiteLLM's classes are not watched.
+WATCHED_INTERNALS: Final = {
+    "litellm.litellm_core_utils.token_counter": (
+        "_get_count_function", "_get_exact_count_function", "_get_tiktoken_count_function",
+        "_get_extrapolating_count_function", "_evenly_spaced_samples", "_encoding_count",
+        "openai_tokenizer_encoding", "openai_tokenizer_encoding_name", "get_encoding",
+        "get_default_encoding", "_MessageCountParams", "_count_messages",
+        "_count_function_call_tokens", "_count_content_list", "_count_extra",
+        "_count_tool_definitions", "_count_tool_choice", "uses_legacy_message_accounting",
+        "chat_template_tool_section", "_fix_model_name",
+    ),
+    "litellm.utils": (
+        "select_tokenizer", "_select_tokenizer", "_select_tokenizer_helper", "_return_openai_tokenizer",
+        "convert_list_message_to_dict", "get_token_counter_new", "huggingface_tokenizer_kind",
+    ),
+    "litellm.rust_bridge.tokenizer": ("get_encoding",),
+    "tiktoken": ("get_encoding", "encoding_for_model", "encoding_name_for_model"),
+}  # fmt: skip
+# Qualified names of the watched internals that are replaced right now.
+internals_replaced: list[str] = []
+
+
+def _internals_changed(replaced: list[str]) -> None:
+    global internals_replaced
+    first = replaced and not internals_replaced
+    internals_replaced = replaced
+    if first:
+        logger.info("fast_litellm: LiteLLM internals replaced (%s); tokens go to LiteLLM", ", ".join(replaced))
+    configure_fast_path()
+
+
+_internals_watch: Final = AttributeWatch(_internals_changed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +123,13 @@ def install() -> None:
     # Plans are made lazily: litellm may still be initialising when this runs (import hook).
     _forget_plans()
     configure_count_cache(count_cache_mb)
+    _internals_watch.watch(WATCHED_INTERNALS)
+
+
+def release() -> None:
+    """Undo `install()`'s watch (unpatch)."""
+    _internals_watch.unwatch()
+    _internals_changed([])
 
 
 def _default_of(function: Callable[..., object], parameter: str) -> int:
@@ -164,7 +207,7 @@ def _forget_plans() -> None:
 
 def configure_fast_path() -> None:
     """Tell the native fast path the current registry snapshot, plans and selector shortcuts."""
-    if _litellm is None or _plans_cost is None:
+    if _litellm is None or _plans_cost is None or internals_replaced:
         FAST_PATH.reset()
         return
     FAST_PATH.configure(
@@ -308,7 +351,7 @@ def _native_count(
     tool_choice: object,
 ) -> int:
     """The native answer, or raises Unsupported."""
-    if custom_tokenizer is not None:
+    if custom_tokenizer is not None or internals_replaced:
         raise Unsupported
     plan = plan_for(model)
     if plan is None:
@@ -434,7 +477,7 @@ def encode(model: Any = "", text: Any = "", custom_tokenizer: Any = None) -> Any
     component = COMPONENT
     if custom_tokenizer is not None or type(text) is not str or not component.wants_native("text", len(text)):
         return _python_call(component, original_encode, model, text, custom_tokenizer)
-    if plan_for(model) is None:  # a Hugging Face tokenizer may be selected: LiteLLM decides
+    if internals_replaced or plan_for(model) is None:  # a Hugging Face tokenizer may be selected: LiteLLM decides
         component.unsupported_calls += 1
         return original_encode(model, text, custom_tokenizer)  # type: ignore[misc]
     try:
@@ -460,7 +503,7 @@ def decode(model: Any = "", tokens: Any = (), custom_tokenizer: Any = None, skip
     args = (model, tokens, custom_tokenizer, skip_special_tokens)
     if custom_tokenizer is not None or not component.wants_native("other", 0):
         return _python_call(component, original_decode, *args)
-    if plan_for(model) is None:
+    if internals_replaced or plan_for(model) is None:
         component.unsupported_calls += 1
         return original_decode(*args)  # type: ignore[misc]
     try:
