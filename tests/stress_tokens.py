@@ -1,11 +1,12 @@
 """Many threads through the patched token counter at once, in fresh interpreters.
 
-One trial: a fresh interpreter imports fast_litellm and LiteLLM, computes every expected count
-with LiteLLM's own function, then releases N threads together (a barrier) at the first use of
-the native path, with a 1 µs switch interval, over texts and chats whose sizes cross the GIL
+One trial: a fresh interpreter imports fast_litellm and LiteLLM and releases N threads together
+(a barrier) at the first use of the native path, LiteLLM cold as in a new user's script, with a
+1 µs switch interval, over texts and chats whose sizes cross the GIL
 release, parallel-count and count-cache thresholds. Optionally a mutator thread meanwhile
 switches modes, unpatches and patches, registers models, reloads the policy and shrinks the
-count cache (evictions). Every answer is compared with LiteLLM's. A trial that does not finish
+count cache (evictions). Every answer is compared with LiteLLM's own function's, computed after
+the threads are done (computing it first would warm LiteLLM and hide start-up races). A trial that does not finish
 within its deadline dumps every thread's stack and counts as a hang.
 
     python tests/stress_tokens.py --runs 200 --threads 8           # the long run
@@ -51,7 +52,11 @@ def build_workload(seed: int) -> list[tuple[str, dict[str, Any]]]:
     from corpus import random_message, random_text, random_tools
 
     rng = random.Random(seed)
-    calls: list[tuple[str, dict[str, Any]]] = []
+    # What every thread calls first, all at once: the first use of the native path.
+    calls: list[tuple[str, dict[str, Any]]] = [
+        ("text", {"model": "gpt-4o", "text": "hello world"}),
+        ("messages", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}),
+    ]
     for size in TEXT_SIZES:
         for _ in range(2):
             calls.append(("text", {"model": rng.choice(MODELS), "text": random_text(rng, size)}))
@@ -63,7 +68,6 @@ def build_workload(seed: int) -> list[tuple[str, dict[str, Any]]]:
         calls.append(("messages", kwargs))
     big_chat = [{"role": "user", "content": random_text(rng, 40_000)} for _ in range(2)]
     calls.append(("messages", {"model": "gpt-4o", "messages": big_chat}))
-    calls.append(("messages", {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
     return calls
 
 
@@ -80,13 +84,12 @@ def run_trial(threads: int, rounds: int, mutate: bool, seed: int, deadline: floa
     from fast_litellm import tokens
 
     workload = build_workload(seed)
-    expected = [tokens.original_token_counter(**kwargs) for _, kwargs in workload]  # LiteLLM's own
     bindings = (lambda: litellm.token_counter, lambda: litellm.utils.token_counter, lambda: core.token_counter)
 
     sys.setswitchinterval(1e-6)
     start = threading.Barrier(threads + (1 if mutate else 0))
     stop = threading.Event()
-    wrong: list[str] = []
+    answers: list[tuple[int, object]] = []
     errors: list[str] = []
     calls = [0] * threads
     mutations = [0]
@@ -96,14 +99,12 @@ def run_trial(threads: int, rounds: int, mutate: bool, seed: int, deadline: floa
         order = list(range(len(workload)))
         try:
             start.wait()
-            for _ in range(rounds):
+            for round_ in range(rounds):
                 rng.shuffle(order)
-                for case in order:
+                for case in [0, 1, *order] if round_ == 0 else order:
                     function = rng.choice(bindings)()  # bindings change while unpatch/patch runs
-                    got = function(**workload[case][1])
+                    answers.append((case, function(**workload[case][1])))
                     calls[index] += 1
-                    if got != expected[case]:
-                        wrong.append(f"case {case} ({workload[case][0]}): got {got}, LiteLLM {expected[case]}")
         except BaseException as error:  # reported, and the trial fails
             errors.append(f"thread {index}: {type(error).__name__}: {error}")
 
@@ -148,6 +149,12 @@ def run_trial(threads: int, rounds: int, mutate: bool, seed: int, deadline: floa
     if helper:
         helper.join()
     elapsed = time.perf_counter() - began
+    expected = [tokens.original_token_counter(**kwargs) for _, kwargs in workload]  # LiteLLM's own
+    wrong = [
+        f"case {case} ({workload[case][0]}): got {got}, LiteLLM {expected[case]}"
+        for case, got in answers
+        if got != expected[case]
+    ]
     faulthandler.cancel_dump_traceback_later()
     stats = fast_litellm.stats()["tokens"]
     return {
@@ -293,7 +300,6 @@ def run_event_loop_trial(tasks: int, seed: int, deadline: float) -> dict[str, An
     from fast_litellm import tokens
 
     workload = build_workload(seed)
-    expected = [tokens.original_token_counter(**kwargs) for _, kwargs in workload]
     window = 60  # tokens: prompts above it must not go to the small deployment
     router = litellm.Router(
         model_list=[
@@ -311,19 +317,19 @@ def run_event_loop_trial(tasks: int, seed: int, deadline: float) -> dict[str, An
         enable_pre_call_checks=True,
     )
     rng = random.Random(seed)
-    wrong: list[str] = []
+    answers: list[tuple[int, object]] = []
+    routed: list[tuple[int, object]] = []
 
     async def count(case: int) -> None:
-        got = await offload_token_count(litellm.token_counter)(**workload[case][1])
-        if got != expected[case]:
-            wrong.append(f"case {case}: got {got}, LiteLLM {expected[case]}")
+        answers.append((case, await offload_token_count(litellm.token_counter)(**workload[case][1])))
+
+    def prompt(words: int) -> list[dict[str, str]]:
+        return [{"role": "user", "content": " ".join(["word"] * words)}]
 
     async def route(words: int) -> None:
-        messages = [{"role": "user", "content": " ".join(["word"] * words)}]
+        messages = prompt(words)
         response = await router.acompletion(model="chat", messages=messages)
-        tokens_needed = tokens.original_token_counter(model="gpt-4o", messages=messages)
-        if tokens_needed > window and response._hidden_params.get("model_id") == "small":
-            wrong.append(f"{words} words ({tokens_needed} tokens) routed to the small deployment")
+        routed.append((words, response._hidden_params.get("model_id")))
 
     async def main() -> None:
         jobs = [count(rng.randrange(len(workload))) for _ in range(tasks)]
@@ -333,6 +339,13 @@ def run_event_loop_trial(tasks: int, seed: int, deadline: float) -> dict[str, An
 
     sys.setswitchinterval(1e-6)
     asyncio.run(main())
+    # LiteLLM's answers, computed afterwards so that the tasks met a cold LiteLLM.
+    expected = [tokens.original_token_counter(**kwargs) for _, kwargs in workload]
+    wrong = [f"case {case}: got {got}, LiteLLM {expected[case]}" for case, got in answers if got != expected[case]]
+    for words, deployment in routed:
+        needed = tokens.original_token_counter(model="gpt-4o", messages=prompt(words))
+        if needed > window and deployment == "small":
+            wrong.append(f"{words} words ({needed} tokens) routed to the small deployment")
     faulthandler.cancel_dump_traceback_later()
     stats = fast_litellm.stats()["tokens"]
     return {"ok": not wrong, "tasks": tasks + tasks // 4, "wrong": wrong[:10], "calls_rust": stats["calls_rust"]}
