@@ -191,3 +191,52 @@ def test_cli_status_runs():
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert "patched   litellm.utils.token_counter" in completed.stdout
+
+
+@pytest.mark.parametrize("first", ["litellm", "fast_litellm"])
+def test_imports_run_no_fast_litellm_code_once_patched(first):
+    """Imports LiteLLM retries and fails on every request (an integration whose package is not
+    installed, prisma) go through sys.meta_path: once patched, none of our code may run there,
+    so they cost what they cost without fast_litellm."""
+    result = run_python(
+        f"""
+import json, os, sys
+import {first}
+import litellm, fast_litellm
+from fast_litellm import tokens
+ours = os.path.dirname(fast_litellm.__file__)
+called = []
+def profile(frame, event, arg):
+    if event == "call" and frame.f_code.co_filename.startswith(ours):
+        called.append(frame.f_code.co_name)
+sys.setprofile(profile)
+for name in ("litellm.integrations.not_installed_integration_xyz", "prisma_not_installed_xyz.errors"):
+    for _ in range(3):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+sys.setprofile(None)
+print(json.dumps({{
+    "hooks": [type(f).__name__ for f in sys.meta_path if type(f).__module__.startswith("fast_litellm")],
+    "called": called,
+    "states": sorted({{t["state"] for t in fast_litellm.status()["targets"]}}),
+    "core": litellm.litellm_core_utils.token_counter.token_counter is tokens.token_counter,
+}}))
+"""
+    )
+    assert result == {"hooks": [], "called": [], "states": ["patched"], "core": True}
+
+
+def test_hook_waits_while_litellm_is_not_imported():
+    result = run_python(
+        """
+import json, sys
+import fast_litellm
+waiting = [type(f).__name__ for f in sys.meta_path if type(f).__module__.startswith("fast_litellm")]
+import litellm
+after = [type(f).__name__ for f in sys.meta_path if type(f).__module__.startswith("fast_litellm")]
+print(json.dumps({"waiting": waiting, "after": after}))
+"""
+    )
+    assert result == {"waiting": ["_ImportHook"], "after": []}

@@ -2,9 +2,12 @@
 
 LiteLLM's functions are bound by name in many modules (`from litellm.utils import token_counter`),
 and applications do the same. Replacing the attribute on the defining module is not enough:
-every module attribute that *is* the original function is replaced, and a meta-path hook
-patches `litellm` modules that finish loading later (e.g. `litellm.proxy.proxy_server`, or all
-of LiteLLM when `fast_litellm` is imported first). `unpatch()` puts every original back.
+every module attribute that *is* the original function is replaced. When `fast_litellm` is
+imported before LiteLLM, a meta-path hook waits for the defining modules to finish loading and
+patches then. Once every target is patched (or skipped) the hook is removed: modules that load
+later bind the replacements from the patched modules, and imports, including the ones LiteLLM
+retries and fails on every request, cost what they cost without fast_litellm. `unpatch()` puts
+every original back.
 """
 
 from __future__ import annotations
@@ -81,19 +84,26 @@ class Patcher:
             if self._active:
                 return
             self._active = True
-            self._hook = _ImportHook(self._module_loaded)
-            sys.meta_path.insert(0, self._hook)
             for patch in self._patches:
                 self._try_patch_component(patch)
+            if self._pending():
+                self._hook = _ImportHook(self._module_loaded)
+                sys.meta_path.insert(0, self._hook)
+
+    def _pending(self) -> bool:
+        return any(target.state == "pending" for target in self.targets())
+
+    def _remove_hook(self) -> None:
+        if self._hook is not None and self._hook in sys.meta_path:
+            sys.meta_path.remove(self._hook)
+        self._hook = None
 
     def deactivate(self) -> None:
         with self._lock:
             if not self._active:
                 return
             self._active = False
-            if self._hook is not None and self._hook in sys.meta_path:
-                sys.meta_path.remove(self._hook)
-            self._hook = None
+            self._remove_hook()
             self._walk_modules(self._original_for, list(sys.modules.items()), restore=True)
             for patch in self._patches:
                 if any(target.state == "patched" for target in patch.targets):
@@ -116,6 +126,8 @@ class Patcher:
             for patch in self._patches:
                 if module.__name__ in patch.required_modules:
                     self._try_patch_component(patch, just_loaded=module.__name__)
+            if not self._pending():
+                self._remove_hook()
 
     def _try_patch_component(self, patch: ComponentPatch, just_loaded: str | None = None) -> None:
         if any(target.state == "patched" for target in patch.targets):
