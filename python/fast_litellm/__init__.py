@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, tokens
+from fast_litellm import _native, _policy, proxy, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -30,7 +30,8 @@ _components: dict[str, Component] = {
 _NOT_YET_NATIVE = {"cache", "rate_limit", "routing"}
 
 _patcher = Patcher(
-    [
+    on_patched=lambda: proxy.announce(status()),
+    patches=[
         ComponentPatch(
             component="tokens",
             prepare=tokens.install,
@@ -42,7 +43,7 @@ _patcher = Patcher(
                 Target("tokens", "litellm.utils", "decode", tokens.decode),
             ],
         )
-    ]
+    ],
 )
 
 _DISABLED = os.environ.get("FAST_LITELLM_DISABLE", "").strip().lower() in ("1", "true", "yes", "on")
@@ -165,6 +166,8 @@ def _after_fork_in_child() -> None:
     _patcher.after_fork_in_child()
     for component in _components.values():
         component.breaker.after_fork_in_child()
+    if _patcher.active and any(target.state == "patched" for target in _patcher.targets()):
+        proxy.announce(status())  # a forked worker (gunicorn --preload) is a process of its own
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

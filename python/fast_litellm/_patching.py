@@ -59,8 +59,9 @@ def _is_litellm_module(name: str) -> bool:
 
 
 class Patcher:
-    def __init__(self, patches: Sequence[ComponentPatch]) -> None:
+    def __init__(self, patches: Sequence[ComponentPatch], on_patched: Callable[[], None] = lambda: None) -> None:
         self._patches = list(patches)
+        self._on_patched = on_patched  # called once no target waits any more and some are patched
         self._lock = threading.RLock()
         self._active = False
         self._hook: _ImportHook | None = None
@@ -89,6 +90,8 @@ class Patcher:
             if self._pending():
                 self._hook = _ImportHook(self._module_loaded)
                 sys.meta_path.insert(0, self._hook)
+            else:
+                self._done()
 
     def _pending(self) -> bool:
         return any(target.state == "pending" for target in self.targets())
@@ -126,8 +129,13 @@ class Patcher:
             for patch in self._patches:
                 if module.__name__ in patch.required_modules:
                     self._try_patch_component(patch, just_loaded=module.__name__)
-            if not self._pending():
+            if self._hook is not None and not self._pending():
                 self._remove_hook()
+                self._done()
+
+    def _done(self) -> None:
+        if any(target.state == "patched" for target in self.targets()):
+            self._on_patched()
 
     def _try_patch_component(self, patch: ComponentPatch, just_loaded: str | None = None) -> None:
         if any(target.state == "patched" for target in patch.targets):

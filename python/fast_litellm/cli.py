@@ -11,8 +11,18 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["proxy"]:  # everything after it is LiteLLM's, untouched
+        from fast_litellm import proxy
+
+        return proxy.run(arguments[1:])
     parser = argparse.ArgumentParser(prog="fast-litellm", description="Rust acceleration for LiteLLM")
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser(
+        "proxy",
+        help="run LiteLLM's proxy (`litellm` with the same arguments) with fast-litellm in every worker",
+        add_help=False,
+    )
     status_parser = commands.add_parser("status", help="show patch targets, modes, thresholds and policy")
     status_parser.add_argument("--json", action="store_true", help="print the full status as JSON")
     calibrate_parser = commands.add_parser("calibrate", help="measure native vs Python here; write a policy")
@@ -22,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.add_argument("--out", type=Path, default=Path("fast-litellm-report.html"), help="HTML file")
     report_parser.add_argument("--policy", type=Path, help="policy file (default: the one calibrate writes)")
     report_parser.add_argument("--benchmark-json", type=Path, help="pytest-benchmark JSON to include")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
 
     if args.command == "status":
         return _status(as_json=args.json)
@@ -70,8 +80,10 @@ def _status(as_json: bool) -> int:
     import litellm  # noqa: F401  # status describes the patched LiteLLM
 
     import fast_litellm
+    from fast_litellm import proxy
 
     status = fast_litellm.status()
+    status["accelerated_processes"] = proxy.accelerated_processes()
     if as_json:
         json.dump(status, sys.stdout, indent=2, default=str)
         print()
@@ -96,6 +108,16 @@ def _status(as_json: bool) -> int:
     print("targets:")
     for target in status["targets"]:
         print(f"  {target['state']:<9} {target['target']}: {target['reason']}")
+    processes = status["accelerated_processes"]
+    print(
+        f"accelerated processes running (FAST_LITELLM_ANNOUNCE=1, e.g. `fast-litellm proxy` workers): {len(processes)}"
+    )
+    for process in processes:
+        print(
+            f"  pid {process['pid']} (parent {process['ppid']}) since {process['announced_at']}: "
+            f"{process['targets_patched']}/{process['targets']} targets, {process['bindings']} bindings, "
+            f"modes {process['modes']}"
+        )
     return 0
 
 

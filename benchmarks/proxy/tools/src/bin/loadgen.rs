@@ -48,7 +48,11 @@ fn parse_options() -> Result<Options, String> {
     let file = file.ok_or("--requests is required")?;
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{file}: {e}"))?;
     let mut requests = Vec::new();
-    for (number, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (number, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let request: Value =
             serde_json::from_str(line).map_err(|e| format!("{file}:{}: {e}", number + 1))?;
         let headers = request
@@ -119,7 +123,11 @@ fn agent() -> ureq::Agent {
 }
 
 /// One request, its response read to the end: the status, or the transport error.
-fn send(agent: &ureq::Agent, url: &str, request: &(Vec<(String, String)>, Vec<u8>)) -> Result<u16, String> {
+fn send(
+    agent: &ureq::Agent,
+    url: &str,
+    request: &(Vec<(String, String)>, Vec<u8>),
+) -> Result<u16, String> {
     let mut builder = agent.post(url).header("Content-Type", "application/json");
     for (name, value) in &request.0 {
         builder = builder.header(name, value);
@@ -176,8 +184,12 @@ fn main() {
     let total = Arc::new(Mutex::new(Tally::new()));
     let threads: Vec<_> = (0..options.connections)
         .map(|index| {
-            let (options, recording, done, total) =
-                (options.clone(), recording.clone(), done.clone(), total.clone());
+            let (options, recording, done, total) = (
+                options.clone(),
+                recording.clone(),
+                done.clone(),
+                total.clone(),
+            );
             std::thread::spawn(move || {
                 let tally = connection(index, &options, &recording, &done);
                 if let Ok(mut total) = total.lock() {
@@ -195,7 +207,9 @@ fn main() {
     for thread in threads {
         let _ = thread.join();
     }
-    let total = total.lock().map(|mut t| std::mem::replace(&mut *t, Tally::new()));
+    let total = total
+        .lock()
+        .map(|mut t| std::mem::replace(&mut *t, Tally::new()));
     let Ok(total) = total else {
         eprintln!("loadgen: a connection thread failed");
         std::process::exit(1);

@@ -179,7 +179,10 @@ fn stream_events(model: &str, include_usage: bool) -> String {
             "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
         })
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     let words: Vec<&str> = REPLY.split_inclusive(' ').collect();
     events.extend(
         words
