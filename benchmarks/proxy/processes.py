@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -68,15 +68,30 @@ class Upstream:
         self.process.wait(timeout=10)
 
 
-class Proxy:
-    """A LiteLLM proxy (`litellm` or `fast-litellm proxy`) in its own process group."""
+def litellm_address(port: int) -> list[str]:
+    return ["--port", str(port), "--host", "127.0.0.1"]
 
-    def __init__(self, command: Sequence[str], log_path: Path, env: dict[str, str]) -> None:
+
+def gunicorn_address(port: int) -> list[str]:
+    return ["--bind", f"127.0.0.1:{port}"]
+
+
+class Proxy:
+    """A LiteLLM proxy (`litellm`, `fast-litellm proxy`, or a server's own command line) in its
+    own process group, on a free port (`address` turns it into the command's arguments)."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        log_path: Path,
+        env: dict[str, str],
+        address: Callable[[int], list[str]] = litellm_address,
+    ) -> None:
         self.port = free_port()
         self.log_path = log_path
         self._log: IO[bytes] = open(log_path, "wb")  # noqa: SIM115  # closed by stop()
         self.process = subprocess.Popen(
-            [*command, "--port", str(self.port), "--host", "127.0.0.1"],
+            [*command, *address(self.port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,

@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     report_parser.add_argument("--out", type=Path, default=Path("fast-litellm-report.html"), help="HTML file")
     report_parser.add_argument("--policy", type=Path, help="policy file (default: the one calibrate writes)")
     report_parser.add_argument("--benchmark-json", type=Path, help="pytest-benchmark JSON to include")
+    report_parser.add_argument("--proxy-json", type=Path, help="JSON of benchmarks/proxy/run.py to include")
     args = parser.parse_args(arguments)
 
     if args.command == "status":
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "calibrate":
         return _calibrate(args.quick, args.out)
     if args.command == "report":
-        return _report(args.out, args.policy, args.benchmark_json)
+        return _report(args.out, args.policy, args.benchmark_json, args.proxy_json)
     parser.error(f"unknown command {args.command}")
     return 2
 
@@ -63,14 +64,20 @@ def _calibrate(quick: bool, out: Path | None) -> int:
     return 0
 
 
-def _report(out: Path, policy: Path | None, benchmark_json: Path | None) -> int:
+def _report(out: Path, policy: Path | None, benchmark_json: Path | None, proxy_json: Path | None) -> int:
     from fast_litellm import report
 
-    path = _policy_path(policy)
+    path: Path | None = _policy_path(policy)
     if not path.exists():
-        print(f"no policy at {path}: run `fast-litellm calibrate` first", file=sys.stderr)
+        if proxy_json is None or policy is not None:
+            print(f"no policy at {path}: run `fast-litellm calibrate` first", file=sys.stderr)
+            return 1
+        path = None  # the proxy benchmark on its own
+    try:
+        written = report.write(out, path, benchmark_json, proxy_json)
+    except (OSError, ValueError, KeyError) as error:
+        print(f"cannot render the report: {error}", file=sys.stderr)
         return 1
-    written = report.write(out, path, benchmark_json)
     print(f"report written to {written}")
     return 0
 

@@ -44,6 +44,9 @@ pub fn render(report: &Report) -> String {
             render_class(&mut page, class);
         }
     }
+    if let Some(proxy) = &report.proxy {
+        crate::proxy::render(&mut page, proxy);
+    }
     if !report.benchmarks.is_empty() {
         page.push_str("<h2>Benchmarks</h2><table><tr><th class=\"l\">group</th><th class=\"l\">benchmark</th><th>median</th><th>rounds</th></tr>");
         for bench in &report.benchmarks {

@@ -1,12 +1,15 @@
 //! One self-contained HTML page (no scripts, no CDN): per component and payload class a log-log
 //! chart of Python, native and auto latency across the ladder with the crossover marked, a
-//! p50/p99 table with speedups, and the host fingerprint.
+//! p50/p99 table with speedups, the host fingerprint, and the end-to-end proxy benchmark.
 
 mod chart;
 mod html;
 mod model;
+mod proxy;
 
-pub use model::{Benchmark, ClassReport, ComponentReport, Latency, Point, Report};
+pub use model::{
+    Benchmark, ClassReport, ComponentReport, Latency, Point, ProxyReport, ProxyScenario, Report,
+};
 
 /// Render a report from its JSON description (see [`Report`]).
 pub fn render_json(json: &str) -> Result<String, String> {
