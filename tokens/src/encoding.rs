@@ -316,6 +316,22 @@ impl Encoding {
     }
 }
 
+/// Nanoseconds a pool helper sleeps after each group (0: none). Tests widen the window in
+/// which a helper has finished one group and not yet taken the next, where timing bugs hide.
+static HELPER_PAUSE_NS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[doc(hidden)]
+pub fn set_helper_pause_for_tests(pause: std::time::Duration) {
+    HELPER_PAUSE_NS.store(pause.as_nanos() as u64, Ordering::Relaxed);
+}
+
+fn pause_between_groups() {
+    let pause = HELPER_PAUSE_NS.load(Ordering::Relaxed);
+    if pause != 0 {
+        std::thread::sleep(std::time::Duration::from_nanos(pause));
+    }
+}
+
 /// The work of one large `count_chunked`, shared between the caller and pool helpers.
 struct SharedCount {
     text: Box<str>,
@@ -330,33 +346,31 @@ struct SharedCount {
 }
 
 impl SharedCount {
-    /// What a pool thread does: take groups until none are left, then report.
+    /// What a pool thread does: take groups until none are left.
     fn help(&self, name: EncodingName) {
         // A panic must not reach rayon (its handler aborts the process): the caller re-raises
         // it on its own thread, where the bindings turn it into an error.
-        let counted =
+        let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| self.take_groups(Encoding::get(name))));
-        match counted {
-            Ok(counted) => {
-                self.helpers_total.fetch_add(counted, Ordering::SeqCst);
-            }
-            Err(_) => self.helper_failed.store(true, Ordering::SeqCst),
+        if outcome.is_err() {
+            self.helper_failed.store(true, Ordering::SeqCst);
         }
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 
-    /// A helper's loop: it registers as in flight before every look at the cursor, so the
-    /// caller, once the cursor is spent, knows whose results it still has to wait for. The
-    /// last registration is released by the caller of this function.
-    fn take_groups(&self, encoding: &Encoding) -> usize {
-        let mut total = 0;
+    /// A helper's loop: it registers as in flight before every look at the cursor and adds a
+    /// group's count to the total before it leaves, so the caller, once the cursor is spent
+    /// and nobody is in flight, has every group's count. The last registration is released by
+    /// the caller of this function.
+    fn take_groups(&self, encoding: &Encoding) {
         loop {
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             let Some(counted) = self.count_next_group(encoding) else {
-                return total;
+                return;
             };
-            total += counted;
+            self.helpers_total.fetch_add(counted, Ordering::SeqCst);
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            pause_between_groups();
         }
     }
 

@@ -21,5 +21,5 @@ mod vocab;
 
 pub use chunks::chunk_byte_ranges;
 pub use count_cache::{CacheStats, CountCache, MIN_CACHED_CHARS};
-pub use encoding::{Encoding, EncodingName, UnknownEncoding};
+pub use encoding::{set_helper_pause_for_tests, Encoding, EncodingName, UnknownEncoding};
 pub use per_process::{fork_epoch, install_fork_handlers, PerProcess};

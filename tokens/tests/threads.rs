@@ -88,3 +88,28 @@ fn threads_counting_at_once_agree_with_one_thread() {
     stop.store(true, Ordering::Relaxed);
     resizer.join().expect("the resizer failed");
 }
+
+/// Large texts are counted by the caller with a pool thread joining in; whatever the timing,
+/// the sum must be the serial one. A helper pausing between two groups once lost the groups it
+/// had counted: the caller saw no helper in flight and returned without them.
+#[test]
+fn parallel_counts_equal_serial_counts_every_time() {
+    fast_litellm_tokens::set_helper_pause_for_tests(std::time::Duration::from_micros(300));
+    let prose = "The quick brown fox jumps over the lazy dog; 日本語 😀 émigré. ";
+    let encoding = Encoding::get(EncodingName::Cl100kBase);
+    for size in [17 * 1024, 40 * 1024, 100 * 1024] {
+        let text: String = prose.repeat(size / prose.len() + 1);
+        let serial: usize = fast_litellm_tokens::chunk_byte_ranges(&text, CHUNK)
+            .into_iter()
+            .map(|(start, end)| encoding.count(&text[start..end]))
+            .sum();
+        for round in 0..300 {
+            assert_eq!(
+                encoding.count_chunked(&text, CHUNK),
+                serial,
+                "size {size}, round {round}"
+            );
+        }
+    }
+    fast_litellm_tokens::set_helper_pause_for_tests(std::time::Duration::ZERO);
+}

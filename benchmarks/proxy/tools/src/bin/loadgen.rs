@@ -21,9 +21,15 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde_json::{json, Value};
 
+/// One line of the requests file: extra headers and the JSON body, ready to send.
+struct Request {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
 struct Options {
     url: String,
-    requests: Vec<(Vec<(String, String)>, Vec<u8>)>,
+    requests: Vec<Request>,
     connections: usize,
     duration: Duration,
     warmup: Duration,
@@ -66,7 +72,10 @@ fn parse_options() -> Result<Options, String> {
             })
             .unwrap_or_default();
         let body = request.get("body").cloned().unwrap_or(Value::Null);
-        requests.push((headers, body.to_string().into_bytes()));
+        requests.push(Request {
+            headers,
+            body: body.to_string().into_bytes(),
+        });
     }
     if requests.is_empty() {
         return Err(format!("{file} holds no requests"));
@@ -123,16 +132,12 @@ fn agent() -> ureq::Agent {
 }
 
 /// One request, its response read to the end: the status, or the transport error.
-fn send(
-    agent: &ureq::Agent,
-    url: &str,
-    request: &(Vec<(String, String)>, Vec<u8>),
-) -> Result<u16, String> {
+fn send(agent: &ureq::Agent, url: &str, request: &Request) -> Result<u16, String> {
     let mut builder = agent.post(url).header("Content-Type", "application/json");
-    for (name, value) in &request.0 {
+    for (name, value) in &request.headers {
         builder = builder.header(name, value);
     }
-    let mut response = builder.send(&request.1[..]).map_err(|e| e.to_string())?;
+    let mut response = builder.send(&request.body[..]).map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
     response
         .body_mut()
