@@ -30,7 +30,7 @@ _components: dict[str, Component] = {
 _NOT_YET_NATIVE = {"cache", "rate_limit", "routing"}
 
 _patcher = Patcher(
-    on_patched=lambda: proxy.announce(status()),
+    on_patched=lambda: proxy.announce(status),
     patches=[
         ComponentPatch(
             component="tokens",
@@ -167,7 +167,7 @@ def _after_fork_in_child() -> None:
     for component in _components.values():
         component.breaker.after_fork_in_child()
     if _patcher.active and any(target.state == "patched" for target in _patcher.targets()):
-        proxy.announce(status())  # a forked worker (gunicorn --preload) is a process of its own
+        proxy.announce(status)  # a forked worker (gunicorn --preload) is a process of its own
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -24,6 +24,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,12 @@ def _process_start(pid: int) -> str | None:
     return fields[19]  # field 22 of stat, counting from the one after the command name
 
 
-def announce(status: dict[str, Any]) -> None:
-    """Log that this process runs LiteLLM accelerated, and record it for `fast-litellm status`."""
+def announce(current_status: Callable[[], dict[str, Any]]) -> None:
+    """With FAST_LITELLM_ANNOUNCE set: log that this process runs LiteLLM accelerated, and record
+    it for `fast-litellm status`."""
     if os.environ.get(ANNOUNCE_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
         return
+    status = current_status()
     pid = os.getpid()
     targets = status["targets"]
     patched = [target for target in targets if target["state"] == "patched"]
