@@ -1,9 +1,12 @@
 """Where a proxy's CPU goes: py-spy samples aggregated by area, in ms per request.
 
-py-spy (`--format raw`) writes one collapsed stack per line, `frame;frame;...;leaf count`, each
-frame `function (path:line)` with paths relative to sys.path (`litellm/router.py`). A sample is
-charged to an area by its leaf frame (self time) and to every area that appears anywhere in its
-stack, once (inclusive time). Idle threads are not sampled, so a sample is a thread running.
+py-spy (`--format raw --full-filenames`) writes one collapsed stack per line,
+`frame;frame;...;leaf count`, each frame `function (path:line)`, under a `process N:"argv"` root
+frame with `--subprocesses`. Paths are cut to what follows `site-packages/` or the standard
+library's directory (`litellm/router.py`, `asyncio/tasks.py`). A sample is charged to an area by
+its leaf frame (self time) and to every area that appears anywhere in its stack, once (inclusive
+time). Idle threads are not sampled, so a sample is a thread running; a sample with no Python
+frame (the process frame alone) is native code outside any Python call.
 """
 
 from __future__ import annotations
@@ -60,7 +63,17 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("imports", ("<frozen importlib", "importlib/")),
 )
 OTHER = "other"
+NO_PYTHON_FRAME = "native, no Python frame"
 _FRAME = re.compile(r"^(?P<function>.*) \((?P<path>[^()]*?)(?::\d+)?\)$")
+_STDLIB = re.compile(r"/lib/python3\.\d+t?/")
+
+
+def short_path(path: str) -> str:
+    """A file's path from its package on: `litellm/router.py`, `asyncio/tasks.py`."""
+    if "site-packages/" in path:
+        return path.rsplit("site-packages/", 1)[1]
+    match = _STDLIB.search(path)
+    return path[match.end() :] if match else path
 
 
 def area_of(path: str) -> str:
@@ -95,7 +108,11 @@ class Profile:
                 for area in areas
             ],
             "top_functions": [
-                {"function": function, "area": area_of(_path(function)), "self_ms": round(count * scale, 3)}
+                {
+                    "function": function,
+                    "area": NO_PYTHON_FRAME if function == NO_PYTHON_FRAME else area_of(_path(function)),
+                    "self_ms": round(count * scale, 3),
+                }
                 for function, count in self.self_by_function.most_common(30)
             ],
         }
@@ -103,13 +120,13 @@ class Profile:
 
 def _path(frame: str) -> str:
     match = _FRAME.match(frame)
-    return match.group("path") if match else frame
+    return short_path(match.group("path")) if match else frame
 
 
 def _function(frame: str) -> str:
     """`function (path)` without the line number: one entry per function."""
     match = _FRAME.match(frame)
-    return f"{match.group('function')} ({match.group('path')})" if match else frame
+    return f"{match.group('function')} ({short_path(match.group('path'))})" if match else frame
 
 
 def aggregate(lines: Iterable[str]) -> Profile:
@@ -120,10 +137,13 @@ def aggregate(lines: Iterable[str]) -> Profile:
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        frames = [frame for frame in stack.split(";") if frame]
-        if not frames:
-            continue
+        frames = [frame for frame in stack.split(";") if frame and not frame.startswith("process ")]
         profile.samples += count
+        if not frames:
+            profile.self_by_area[NO_PYTHON_FRAME] += count
+            profile.inclusive_by_area[NO_PYTHON_FRAME] += count
+            profile.self_by_function[NO_PYTHON_FRAME] += count
+            continue
         profile.self_by_area[area_of(_path(frames[-1]))] += count
         profile.self_by_function[_function(frames[-1])] += count
         for area in {area_of(_path(frame)) for frame in frames}:

@@ -150,25 +150,25 @@ def run_scenario(scenario: Scenario, upstream: Upstream, options: argparse.Names
 
 
 def profile_scenario(
-    scenario: Scenario, upstream: Upstream, options: argparse.Namespace, work: Path
+    scenario: Scenario, upstream: Upstream, options: argparse.Namespace, work: Path, variant: str = "plain"
 ) -> dict[str, Any] | None:
-    """Sample the plain proxy under load with py-spy; CPU by area in ms per request."""
+    """Sample the proxy under load with py-spy; CPU by area in ms per request."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(py_spy).exists():
         print("  py-spy is not installed (pip install 'fast-litellm[bench]'): no profile", file=sys.stderr)
         return None
     key = master_key()
-    directory = work / f"profile-{scenario.name}"
+    directory = work / f"profile-{scenario.name}-{variant}"
     config = write_config(scenario, directory, upstream.port, key)
     request_file = directory / "requests.jsonl"
     request_file.write_text("".join(json.dumps(line) + "\n" for line in requests(scenario, key)), encoding="utf-8")
-    proxy = start_proxy("plain", scenario, config, directory, "profile")
+    proxy = start_proxy(variant, scenario, config, directory, "profile")
     raw = directory / "profile.txt"
     try:
         url = f"{proxy.url}/chat/completions"
         load(url, request_file, options.connections, duration=options.warmup)
         sampler = subprocess.Popen(
-            [py_spy, "record", "--pid", str(proxy.process.pid), "--subprocesses", "--nonblocking"]
+            [py_spy, "record", "--pid", str(proxy.process.pid), "--subprocesses", "--nonblocking", "--full-filenames"]
             + ["--rate", str(PROFILE_RATE_HZ), "--duration", str(int(options.duration)), "--format", "raw"]
             + ["--output", str(raw)],
             stdout=subprocess.DEVNULL,
@@ -184,7 +184,7 @@ def profile_scenario(
     with raw.open(encoding="utf-8", errors="replace") as lines:
         profile = aggregate(lines)
     result = profile.per_request(PROFILE_RATE_HZ, report["responses"])
-    return {"scenario": scenario.name, "description": scenario.description, "variant": "plain", **result}
+    return {"scenario": scenario.name, "description": scenario.description, "variant": variant, **result}
 
 
 def host_facts() -> dict[str, str]:
@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--latency-ms", type=int, default=0, help="the mock upstream's delay per response")
     parser.add_argument("--profile", action="store_true", help="also profile the plain proxy (py-spy)")
+    parser.add_argument("--profile-only", action="store_true", help="only the profiles, no plain/fast runs")
+    parser.add_argument("--profile-variants", default="plain", help="plain, fast or plain,fast (default plain)")
     parser.add_argument("--short", action="store_true", help="CI: scenarios chat and workers-2, 1 x 4 s each")
     parser.add_argument("--out", type=Path, default=Path("proxy-benchmark.json"))
     parser.add_argument("--keep", type=Path, help="keep configs and proxy logs in this directory")
@@ -246,17 +248,18 @@ def main(argv: list[str] | None = None) -> int:
         "profiles": [],
     }
     try:
-        for name in names:
+        for name in [] if options.profile_only else names:
             print(f"{name}: {SCENARIOS[name].description}", flush=True)
             results["scenarios"].append(run_scenario(SCENARIOS[name], upstream, options, work))
             options.out.write_text(json.dumps(results, indent=1), encoding="utf-8")  # partial results survive
-        if options.profile:
+        if options.profile or options.profile_only:
             for name in names:
-                if SCENARIOS[name].workers == 1:
-                    print(f"profile {name}", flush=True)
-                    profile = profile_scenario(SCENARIOS[name], upstream, options, work)
-                    if profile is not None:
-                        results["profiles"].append(profile)
+                for variant in options.profile_variants.split(","):
+                    if SCENARIOS[name].workers == 1 and variant in VARIANTS:
+                        print(f"profile {name} ({variant})", flush=True)
+                        profile = profile_scenario(SCENARIOS[name], upstream, options, work, variant)
+                        if profile is not None:
+                            results["profiles"].append(profile)
     finally:
         upstream.stop()
         if options.keep is None:
@@ -284,7 +287,9 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{row['p50_ms']['median']:10.1f} {row['p99_ms']['median']:10.1f} {cpu:10.2f} {row['errors']:10d}"
             )
     for profile in results["profiles"]:
-        print(f"\nplain proxy, {profile['scenario']}: {profile['ms_per_request']} ms sampled per request, by area")
+        print(
+            f"\n{profile['variant']} proxy, {profile['scenario']}: {profile['ms_per_request']} ms sampled per request"
+        )
         for area in profile["areas"][:16]:
             print(f"  {area['area']:<26} self {area['self_ms']:7.2f} ms   inclusive {area['inclusive_ms']:7.2f} ms")
 

@@ -35,7 +35,7 @@ class Scenario:
     routing_strategy: str | None = None
     deployment_limits: bool = False  # rpm/tpm on every deployment (usage-based routing)
     stream: bool = False
-    upstream_usage: bool = True  # False: the mock sends no `usage`; LiteLLM counts tokens for cost
+    upstream_usage: bool = True  # False: the mock sends no `usage` (LiteLLM then reports zero usage)
     key_limits: bool = False  # virtual keys with rpm/tpm/parallel limits (custom_auth, v3 limiter)
     workers: int = 1
 
@@ -45,7 +45,7 @@ SCENARIOS = {
     for scenario in [
         Scenario("chat", "chat, one deployment"),
         Scenario("stream", "chat, streaming (no usage requested: LiteLLM counts the reply's tokens)", stream=True),
-        Scenario("no-usage", "chat, upstream without usage (LiteLLM counts tokens to price it)", upstream_usage=False),
+        Scenario("no-usage", "chat, upstream response without usage", upstream_usage=False),
         Scenario(
             "latency-50",
             "latency-based routing, 50 deployments",

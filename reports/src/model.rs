@@ -107,10 +107,17 @@ pub struct ProfileFunction {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ProxyProfile {
     pub scenario: String,
+    /// "plain" (LiteLLM) or "fast" (with fast-litellm).
+    #[serde(default = "plain")]
+    pub variant: String,
     pub description: String,
     pub ms_per_request: f64,
     pub areas: Vec<ProfileArea>,
     pub top_functions: Vec<ProfileFunction>,
+}
+
+fn plain() -> String {
+    "plain".to_owned()
 }
 
 /// The "LiteLLM proxy, end to end" section.

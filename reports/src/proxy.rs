@@ -130,8 +130,9 @@ fn cpu_chart(scenarios: &[ProxyScenario]) -> String {
 fn profile_tables(page: &mut String, profile: &ProxyProfile) {
     let _ = write!(
         page,
-        "<h3>Where the plain proxy's CPU goes: {} ({:.2} ms sampled per request)</h3>\
+        "<h3>Where the proxy's CPU goes ({}): {} ({:.2} ms sampled per request)</h3>\
          <table><tr><th class=\"l\">area</th><th>self ms/request</th><th>inclusive ms/request</th><th>self share</th></tr>",
+        if profile.variant == "fast" { "with fast-litellm" } else { "plain LiteLLM" },
         escape(&profile.description),
         profile.ms_per_request
     );
