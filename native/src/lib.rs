@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod calibration;
 mod fast_path;
 mod latency;
+mod memory_cache;
 mod messages;
 mod tokens;
 
@@ -21,5 +22,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     latency::register(m)?;
     calibration::register(m)?;
     fast_path::register(m)?;
+    memory_cache::register(m)?;
     Ok(())
 }

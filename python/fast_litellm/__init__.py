@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, proxy, tokens
+from fast_litellm import _native, _policy, cache, proxy, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -23,11 +23,10 @@ __all__ = [
 ]  # fmt: skip
 __version__ = importlib.metadata.version("fast-litellm")
 
-_components: dict[str, Component] = {
-    name: tokens.COMPONENT if name == "tokens" else Component(name) for name in COMPONENTS
-}
+_OWN_COMPONENTS = {"tokens": tokens.COMPONENT, "cache": cache.COMPONENT}
+_components: dict[str, Component] = {name: _OWN_COMPONENTS.get(name) or Component(name) for name in COMPONENTS}
 # Components whose native implementation is not part of this release yet: always Python.
-_NOT_YET_NATIVE = {"cache", "rate_limit", "routing"}
+_NOT_YET_NATIVE = {"rate_limit", "routing"}
 
 _patcher = Patcher(
     on_patched=lambda: proxy.announce(status),
@@ -42,7 +41,18 @@ _patcher = Patcher(
                 Target("tokens", "litellm.utils", "encode", tokens.encode),
                 Target("tokens", "litellm.utils", "decode", tokens.decode),
             ],
-        )
+        ),
+        ComponentPatch(
+            component="cache",
+            prepare=cache.install,
+            targets=[
+                *(Target("cache", cache.MODULE, f"DualCache.{name}", getattr(cache, name)) for name in cache.METHODS),
+                *(
+                    Target("cache", cache.STORE_MODULE, f"InMemoryCache.{name}", getattr(cache, f"store_{name}"))
+                    for name in cache.STORE_METHODS
+                ),
+            ],
+        ),
     ],
 )
 
@@ -104,6 +114,7 @@ def stats() -> dict[str, dict[str, object]]:
     result["tokens"]["calls_rust"] += tokens.FAST_PATH.calls  # counted by the native fast path
     result["tokens"]["fast_path_panics"] = tokens.FAST_PATH.panics
     result["tokens"]["count_cache"] = _native.count_cache_stats()
+    result["cache"]["dual_cache_front_calls"] = cache.FRONT.calls
     return result
 
 
@@ -111,6 +122,7 @@ def reset_stats() -> None:
     for component in _components.values():
         component.reset_stats()
     tokens.FAST_PATH.reset_calls()
+    cache.FRONT.calls = 0
 
 
 def status() -> dict[str, Any]:
@@ -130,7 +142,7 @@ def status() -> dict[str, Any]:
         components[name] = {
             "mode": component.mode,
             "mode_source": component.mode_source,
-            "native_available": name not in _NOT_YET_NATIVE,
+            "native_available": name not in _NOT_YET_NATIVE and (name != "cache" or cache.STORE.ops is not None),
             "rollout_percent": component.rollout_percent,
             "thresholds": dict(component.thresholds),
             "thresholds_source": component.thresholds_source,

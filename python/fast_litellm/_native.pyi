@@ -113,3 +113,29 @@ class FastPath:
         """Panics caught in the fast path (those calls went the long way; it turned itself off)."""
     def _panic_on_next_call_for_tests(self) -> None: ...
     def reset_calls(self) -> None: ...
+
+@final
+class MemoryCacheOps:
+    """LiteLLM's `InMemoryCache` operations done natively on an instance's own dicts and heap.
+
+    Each method returns the `unhandled` marker given to the constructor when the instance is not
+    one it may handle (unknown class, a replaced helper, instance attributes of its own, dicts
+    replaced by other types); the caller then runs LiteLLM's method."""
+
+    helper_names: list[str]
+    def __new__(
+        cls,
+        classes: list[tuple[type, list[type], list[object], int, bool, bool]],
+        unhandled: object,
+        tools: tuple[object, object, object, object, object, object],
+        max_kb: int,
+        default_clock: tuple[object, dict[str, object], object, dict[str, object], object] | None,
+    ) -> MemoryCacheOps: ...
+    def get(self, instance: object, key: object) -> object:
+        """`InMemoryCache.get_cache(instance, key)`."""
+    def batch_get(self, instance: object, keys: object) -> object:
+        """`InMemoryCache.batch_get_cache(instance, keys)`."""
+    def set(self, instance: object, key: object, value: object, ttl: object = None) -> object:
+        """`InMemoryCache.set_cache(instance, key, value, ttl=ttl)`: None."""
+    def increment(self, instance: object, key: object, value: object, ttl: object = None) -> object:
+        """`InMemoryCache.increment_cache(instance, key, value, ttl=ttl)`: the new value."""

@@ -108,6 +108,10 @@ class Patcher:
             self._active = False
             self._remove_hook()
             self._walk_modules(self._original_for, list(sys.modules.items()), restore=True)
+            for target in self.targets():
+                owner, name = _owner_of(sys.modules.get(target.module), target)
+                if owner is not None and target.state == "patched" and vars(owner).get(name) is target.replacement:
+                    setattr(owner, name, target.original)
             for patch in self._patches:
                 if any(target.state == "patched" for target in patch.targets):
                     patch.release()
@@ -151,6 +155,17 @@ class Patcher:
                 target.state, target.reason = "skipped", f"preparing failed: {type(error).__name__}: {error}"
             return
         for target in patch.targets:
+            owner, name = _owner_of(modules[target.module], target)
+            if owner is not None:  # a method: replaced on its class, which everyone reaches it through
+                original = vars(owner).get(name)
+                if original is None:
+                    target.state, target.reason = "skipped", "LiteLLM has no such method"
+                    continue
+                target.original = original
+                setattr(owner, name, target.replacement)
+                target.bindings.append(target.qualified_name)
+                target.state, target.reason = "patched", "replaced on its class"
+                continue
             original = getattr(modules[target.module], target.attribute, None)
             if original is None or not callable(original):
                 target.state, target.reason = "skipped", "LiteLLM has no such function"
@@ -158,11 +173,11 @@ class Patcher:
             target.original = original
             self._replacement_for[id(original)] = target.replacement
             self._original_for[id(target.replacement)] = original
-        if not self._replacement_for:
+        if not any(target.original is not None and target.state != "patched" for target in patch.targets):
             return
         self._walk_modules(self._replacement_for, list(sys.modules.items()), restore=False)
         for target in patch.targets:
-            if target.original is not None:
+            if target.original is not None and target.state != "patched":
                 target.state = "patched"
                 target.reason = f"{len(target.bindings)} binding(s) replaced by identity"
 
@@ -191,6 +206,15 @@ class Patcher:
                 target = by_function.get(id(value))
                 if target is not None and not restore:
                     target.bindings.append(f"{module_name}.{name}")
+
+
+def _owner_of(module: ModuleType | None, target: Target) -> tuple[type | None, str]:
+    """For a `Class.method` target: the class and the method's name; (None, name) otherwise."""
+    owner_name, _, name = target.attribute.rpartition(".")
+    if not owner_name:
+        return None, name
+    owner = getattr(module, owner_name, None)
+    return (owner if isinstance(owner, type) else None), name
 
 
 def _finished_loading(module: ModuleType) -> bool:

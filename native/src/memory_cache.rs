@@ -1,0 +1,686 @@
+//! LiteLLM's `InMemoryCache` operations, run natively on the instance's own state.
+//!
+//! The store stays LiteLLM's: `cache_dict`, `ttl_dict` and `expiration_heap` are the instance's
+//! Python dicts and list, so code that reads or writes them (LiteLLM's tests do) sees every
+//! change, and a call taking LiteLLM's Python path in between sees the same state. What is native
+//! is the interpretation: each operation does the same dict, heap, clock and comparison steps as
+//! LiteLLM 1.110.2's methods, in the same order, without Python bytecode.
+//!
+//! An operation is done here only for the classes registered (`InMemoryCache` and subclasses whose
+//! overrides are known), while every helper method LiteLLM's code would call through `self` is
+//! still LiteLLM's own (checked per class, re-checked whenever the class is modified) and the
+//! instance has no attributes of its own beyond LiteLLM's (no per-instance mocks). Otherwise it
+//! returns the `unhandled` marker and the caller runs LiteLLM's method.
+//!
+//! No Rust lock exists here: everything touches Python. LiteLLM's own `threading.Lock`s of the
+//! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them.
+
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
+};
+
+/// Helpers LiteLLM's methods call through `self`: each must resolve to what it resolved to when
+/// the class was registered.
+const HELPERS: [&str; 9] = [
+    "get_cache",
+    "set_cache",
+    "evict_cache",
+    "check_value_size",
+    "allow_ttl_override",
+    "_is_key_expired",
+    "evict_element_if_expired",
+    "_remove_key",
+    "_cache_keys",
+];
+
+/// A class whose instances the operations handle.
+struct KnownClass {
+    class: Py<PyType>,
+    /// The class then its bases up to `InMemoryCache`: where `self.<helper>` is looked up.
+    lineage: Vec<Py<PyType>>,
+    /// What each of `HELPERS` resolved to at registration.
+    helpers: Vec<Py<PyAny>>,
+    /// `len(instance.__dict__)` right after LiteLLM's `__init__`.
+    instance_attributes: usize,
+    /// `_remove_key` is `InMemoryCache`'s: done here (otherwise the override is called).
+    plain_remove: bool,
+    /// `get_cache` and `set_cache` are `InMemoryCache`'s (for `increment_cache`).
+    plain_get_set: bool,
+    /// The class's version tag when its helpers were last checked (0: not checked).
+    checked_version: AtomicU32,
+}
+
+#[pyclass(module = "fast_litellm._native", name = "MemoryCacheOps", frozen)]
+pub struct MemoryCacheOps {
+    classes: Vec<KnownClass>,
+    unhandled: Py<PyAny>,
+    json_loads: Py<PyAny>,
+    getsizeof: Py<PyAny>,
+    heappush: Py<PyAny>,
+    heappop: Py<PyAny>,
+    heapify: Py<PyAny>,
+    /// `MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB` as LiteLLM's module has it.
+    max_kb: i64,
+    /// LiteLLM's `check_value_size`, for values this module does not size itself.
+    check_value_size: Py<PyAny>,
+    default_clock: Option<DefaultClock>,
+}
+
+/// LiteLLM's default clock is `lambda: time.time()` (a Python frame per reading). While an
+/// instance's clock is that lambda and `time.time` is still the builtin it resolves to, the
+/// builtin is called directly: the same reading without the frame.
+struct DefaultClock {
+    code: Py<PyAny>,
+    /// Where the lambda looks up `time` (LiteLLM's module namespace), and `time`'s namespace.
+    globals: Py<PyDict>,
+    time_module: Py<PyAny>,
+    time_namespace: Py<PyDict>,
+    time_time: Py<PyAny>,
+}
+
+impl DefaultClock {
+    fn reads_time_time(&self, clock: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = clock.py();
+        // SAFETY: `clock` is live; PyFunction_GetCode returns a borrowed reference for functions.
+        let is_default_lambda = unsafe {
+            ffi::PyFunction_Check(clock.as_ptr()) != 0
+                && ffi::PyFunction_GetCode(clock.as_ptr()) == self.code.as_ptr()
+        };
+        if !is_default_lambda {
+            return Ok(false);
+        }
+        let time_module = self.globals.bind(py).get_item(intern!(py, "time"))?;
+        let time_time = self.time_namespace.bind(py).get_item(intern!(py, "time"))?;
+        Ok(
+            time_module.is_some_and(|module| module.is(&self.time_module))
+                && time_time.is_some_and(|function| function.is(&self.time_time)),
+        )
+    }
+}
+
+/// One instance's state, read from its `__dict__` for one operation.
+struct State<'a, 'py> {
+    instance: Bound<'py, PyAny>,
+    /// What reads the clock: the instance's `_clock`, or `time.time` itself (see DefaultClock);
+    /// looked up at the first reading.
+    clock: OnceCell<Bound<'py, PyAny>>,
+    default_clock: Option<&'a DefaultClock>,
+    class: &'a KnownClass,
+    attributes: Bound<'py, PyDict>,
+    cache_dict: Bound<'py, PyDict>,
+    ttl_dict: Bound<'py, PyDict>,
+}
+
+impl<'py> State<'_, 'py> {
+    fn attribute(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
+        self.attributes
+            .get_item(name)?
+            .ok_or_else(|| PyTypeError::new_err("InMemoryCache attribute missing"))
+    }
+
+    fn now(&self) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(clock) = self.clock.get() {
+            return clock.call0();
+        }
+        let py = self.instance.py();
+        let mut clock = self.attribute(intern!(py, "_clock"))?;
+        if let Some(default_clock) = self.default_clock {
+            if default_clock.reads_time_time(&clock)? {
+                clock = default_clock.time_time.bind(py).clone();
+            }
+        }
+        clock.call0().inspect(|_| {
+            let _ = self.clock.set(clock.clone());
+        })
+    }
+
+    /// Whether `expiration_heap` is a list (`set_cache` works on it with heapq).
+    fn heap_is_list(&self) -> PyResult<bool> {
+        let heap = self
+            .attributes
+            .get_item(intern!(self.instance.py(), "expiration_heap"))?;
+        Ok(heap.is_some_and(|heap| heap.is_exact_instance_of::<PyList>()))
+    }
+
+    /// `self.expiration_heap`, read again after each step as LiteLLM's code does.
+    fn heap(&self) -> PyResult<Bound<'py, PyList>> {
+        Ok(self
+            .attribute(intern!(self.instance.py(), "expiration_heap"))?
+            .cast_into::<PyList>()?)
+    }
+
+    fn remove_key(&self, key: &Bound<'py, PyAny>) -> PyResult<()> {
+        if !self.class.plain_remove {
+            self.instance
+                .call_method1(intern!(self.instance.py(), "_remove_key"), (key,))?;
+            return Ok(());
+        }
+        // `cache_dict.pop(key, None)` then `ttl_dict.pop(key, None)`; the values are released
+        // after both (their finalisers may run Python).
+        let value = pop(&self.cache_dict, key)?;
+        let expiry = pop(&self.ttl_dict, key)?;
+        drop((value, expiry));
+        Ok(())
+    }
+}
+
+fn pop<'py>(
+    dict: &Bound<'py, PyDict>,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let value = dict.get_item(key)?;
+    if value.is_some() {
+        dict.del_item(key)?;
+    }
+    Ok(value)
+}
+
+/// A Python lock held for the guard's lifetime (`with lock:`).
+struct Held<'py>(Bound<'py, PyAny>);
+
+impl<'py> Held<'py> {
+    fn take(lock: Bound<'py, PyAny>) -> PyResult<Self> {
+        lock.call_method0(intern!(lock.py(), "acquire"))?;
+        Ok(Self(lock))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Err(error) = self.0.call_method0(intern!(self.0.py(), "release")) {
+            error.write_unraisable(self.0.py(), Some(&self.0));
+        }
+    }
+}
+
+/// The version tag of a type: unique to its current contents, 0 once it is modified.
+fn version_tag(class: &Bound<'_, PyType>) -> u32 {
+    // SAFETY: `tp_version_tag` is a `c_uint` field of a live type object; it is read atomically
+    // because free-threaded CPython may reassign it concurrently.
+    unsafe {
+        let field = std::ptr::addr_of!((*class.as_type_ptr()).tp_version_tag) as *const AtomicU32;
+        (*field).load(Ordering::Acquire)
+    }
+}
+
+/// `name` as `self.name` would find it on the class (None if no class in `lineage` has it).
+fn resolve<'py>(
+    lineage: &[Py<PyType>],
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = name.py();
+    for class in lineage {
+        let namespace = class.bind(py).getattr(intern!(py, "__dict__"))?;
+        if let Ok(found) = namespace.get_item(name) {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+impl MemoryCacheOps {
+    /// The instance's state if this module may run the operation on it.
+    fn state<'a, 'py>(&'a self, instance: &Bound<'py, PyAny>) -> PyResult<Option<State<'a, 'py>>> {
+        let py = instance.py();
+        let class_ptr = instance.get_type().as_type_ptr();
+        let Some(class) = self
+            .classes
+            .iter()
+            .find(|known| known.class.as_ptr() as *mut ffi::PyTypeObject == class_ptr)
+        else {
+            return Ok(None);
+        };
+        if !self.helpers_unchanged(class, &instance.get_type())? {
+            return Ok(None);
+        }
+        // SAFETY: `instance` is a live object; a new reference or NULL with an exception set.
+        let attributes = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()),
+            )?
+        };
+        let Ok(attributes) = attributes.cast_into_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        if attributes.len() != class.instance_attributes {
+            return Ok(None); // something set on the instance (a mock of a method, say)
+        }
+        let exact_dict = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyDict>>> {
+            Ok(attributes
+                .get_item(name)?
+                .and_then(|value| value.cast_into_exact::<PyDict>().ok()))
+        };
+        let (Some(cache_dict), Some(ttl_dict)) = (
+            exact_dict(intern!(py, "cache_dict"))?,
+            exact_dict(intern!(py, "ttl_dict"))?,
+        ) else {
+            return Ok(None);
+        };
+        Ok(Some(State {
+            instance: instance.clone(),
+            clock: OnceCell::new(),
+            default_clock: self.default_clock.as_ref(),
+            class,
+            attributes,
+            cache_dict,
+            ttl_dict,
+        }))
+    }
+
+    fn helpers_unchanged(
+        &self,
+        class: &KnownClass,
+        bound_class: &Bound<'_, PyType>,
+    ) -> PyResult<bool> {
+        let py = bound_class.py();
+        let tag = version_tag(bound_class);
+        if tag != 0 && class.checked_version.load(Ordering::Acquire) == tag {
+            return Ok(true);
+        }
+        for (name, expected) in HELPERS.iter().zip(&class.helpers) {
+            match resolve(&class.lineage, &PyString::intern(py, name))? {
+                Some(found) if found.is(expected.bind(py)) => {}
+                _ => return Ok(false),
+            }
+        }
+        class.checked_version.store(tag, Ordering::Release);
+        Ok(true)
+    }
+
+    /// `InMemoryCache.get_cache` (after the instance checks).
+    fn get_in<'py>(
+        &self,
+        state: &State<'_, 'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = key.py();
+        if !state.cache_dict.contains(key)? {
+            return Ok(py.None().into_bound(py));
+        }
+        // evict_element_if_expired -> _is_key_expired: the clock is read before the TTL lookup.
+        let now = state.now()?;
+        if let Some(expiry) = state.ttl_dict.get_item(key)? {
+            if now.gt(&expiry)? {
+                state.remove_key(key)?;
+                return Ok(py.None().into_bound(py));
+            }
+        }
+        let Some(value) = state.cache_dict.get_item(key)? else {
+            return Ok(py.None().into_bound(py));
+        };
+        // json.loads accepts only str, bytes and bytearray (TypeError otherwise, which LiteLLM
+        // catches): other values are returned as they are without the call.
+        if value.is_instance_of::<PyString>()
+            || value.is_instance_of::<PyBytes>()
+            || value.is_instance_of::<PyByteArray>()
+        {
+            match self.json_loads.bind(py).call1((&value,)) {
+                Ok(decoded) => return Ok(decoded),
+                Err(error) if !error.is_instance_of::<pyo3::exceptions::PyException>(py) => {
+                    return Err(error)
+                }
+                Err(_) => {} // not JSON: the string itself, as LiteLLM's `except Exception`
+            }
+        }
+        Ok(value)
+    }
+
+    /// `InMemoryCache.set_cache` (after the instance checks).
+    fn set_in<'py>(
+        &self,
+        state: &State<'_, 'py>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let py = key.py();
+        let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
+        if max_size.eq(0)? {
+            return Ok(());
+        }
+        let _write = Held::take(state.attribute(intern!(py, "_write_lock"))?)?;
+        self.evict_in(state)?;
+        if !self.value_size_ok(state, value)? {
+            return Ok(());
+        }
+        state.cache_dict.set_item(key, value)?;
+        // allow_ttl_override: the clock is read only when a TTL is set.
+        let override_allowed = match state.ttl_dict.get_item(key)? {
+            None => true,
+            Some(expiry) => expiry.lt(state.now()?)?,
+        };
+        if override_allowed {
+            let expiry = match ttl.filter(|ttl| !ttl.is_none()) {
+                Some(ttl) => state.now()?.add(py.get_type::<PyFloat>().call1((ttl,))?)?,
+                None => state
+                    .now()?
+                    .add(state.attribute(intern!(py, "default_ttl"))?)?,
+            };
+            state.ttl_dict.set_item(key, &expiry)?;
+            let entry = PyTuple::new(py, [&expiry, key])?;
+            self.heappush.bind(py).call1((state.heap()?, entry))?;
+        }
+        Ok(())
+    }
+
+    /// `InMemoryCache.evict_cache`.
+    fn evict_in(&self, state: &State<'_, '_>) -> PyResult<()> {
+        let py = state.instance.py();
+        let current_time = state.now()?;
+        loop {
+            let heap = state.heap()?;
+            if heap.is_empty() {
+                break;
+            }
+            let (expiration_time, key) = unpack_entry(&heap.get_item(0)?)?;
+            let current_expiry = state
+                .ttl_dict
+                .get_item(&key)?
+                .unwrap_or_else(|| py.None().into_bound(py));
+            if expiration_time.ne(&current_expiry)? {
+                self.heappop.bind(py).call1((&heap,))?;
+            } else if expiration_time.le(&current_time)? {
+                self.heappop.bind(py).call1((&heap,))?;
+                state.remove_key(&key)?;
+            } else {
+                break;
+            }
+        }
+        let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
+        let heap = state.heap()?;
+        if heap
+            .len()
+            .into_pyobject(py)?
+            .gt(2i64.into_pyobject(py)?.mul(&max_size)?)?
+        {
+            let kept = PyList::empty(py);
+            for entry in heap.iter() {
+                let (expiration_time, key) = unpack_entry(&entry)?;
+                let current = state
+                    .ttl_dict
+                    .get_item(&key)?
+                    .unwrap_or_else(|| py.None().into_bound(py));
+                if current.eq(&expiration_time)? {
+                    kept.append(&entry)?;
+                }
+            }
+            state
+                .instance
+                .setattr(intern!(py, "expiration_heap"), &kept)?;
+            self.heapify.bind(py).call1((state.heap()?,))?;
+        }
+        loop {
+            let heap = state.heap()?;
+            let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
+            if heap.is_empty() || !state.cache_dict.len().into_pyobject(py)?.ge(&max_size)? {
+                break;
+            }
+            let entry = self.heappop.bind(py).call1((&heap,))?;
+            let (expiration_time, key) = unpack_entry(&entry)?;
+            if let Some(current) = state.ttl_dict.get_item(&key)? {
+                if current.eq(&expiration_time)? {
+                    state.remove_key(&key)?;
+                }
+            }
+        }
+        if state.heap()?.is_empty() {
+            let untracked = state.cache_dict.keys();
+            let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
+            let overflow = untracked.len().into_pyobject(py)?.sub(&max_size)?.add(1)?;
+            let count: isize = if overflow.gt(0)? {
+                overflow.extract()?
+            } else {
+                0
+            };
+            for key in untracked.iter().take(count.max(0) as usize) {
+                state.remove_key(&key)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `InMemoryCache.check_value_size`, done here for exact builtin values and by LiteLLM's
+    /// method for anything else (objects may define `__sizeof__`, `__str__` or attributes).
+    fn value_size_ok<'py>(
+        &self,
+        state: &State<'_, 'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<bool> {
+        let py = value.py();
+        let litellm = || -> PyResult<bool> {
+            self.check_value_size
+                .bind(py)
+                .call1((&state.instance, value))?
+                .is_truthy()
+        };
+        let Ok(max_per_item) = state
+            .attribute(intern!(py, "max_size_per_item"))?
+            .cast_into_exact::<PyInt>()
+        else {
+            return litellm();
+        };
+        let Ok(max_per_item) = max_per_item.extract::<i64>() else {
+            return litellm();
+        };
+        const EXACT_IN_F64: i64 = 1 << 53;
+        if !(-EXACT_IN_F64..EXACT_IN_F64).contains(&max_per_item) {
+            return litellm();
+        }
+        let primitive = value.is_exact_instance_of::<PyBool>()
+            || value.is_exact_instance_of::<PyInt>()
+            || value.is_exact_instance_of::<PyFloat>()
+            || value.is_exact_instance_of::<PyString>();
+        if primitive {
+            let printed_length = if value.is_exact_instance_of::<PyString>() {
+                value.len()?
+            } else {
+                value.str()?.len()?
+            };
+            if (printed_length as i128) < i128::from(max_per_item) * i128::from(self.max_kb) {
+                return Ok(true);
+            }
+        } else if !(value.is_exact_instance_of::<PyBytes>()
+            || value.is_exact_instance_of::<PyDict>()
+            || value.is_exact_instance_of::<PyList>()
+            || value.is_exact_instance_of::<PyTuple>())
+        {
+            return litellm();
+        }
+        // bytes: sys.getsizeof(value) / 1024; the rest: value.__sizeof__() / 1024; both <= max.
+        let size = if value.is_exact_instance_of::<PyBytes>() {
+            self.getsizeof.bind(py).call1((value,))?
+        } else {
+            value.call_method0(intern!(py, "__sizeof__"))?
+        };
+        let size: i64 = size.extract()?;
+        if !(-EXACT_IN_F64..EXACT_IN_F64).contains(&size) {
+            return litellm();
+        }
+        // Exact: both below 2**53, and division by 1024 is exact in binary floating point.
+        Ok(size as f64 / 1024.0 <= max_per_item as f64)
+    }
+}
+
+/// `expiration_time, key = entry` for the heap's (expiry, key) tuples.
+fn unpack_entry<'py>(
+    entry: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    if let Ok(pair) = entry.cast::<PyTuple>() {
+        if pair.len() == 2 {
+            return Ok((pair.get_item(0)?, pair.get_item(1)?));
+        }
+    }
+    entry.extract()
+}
+
+#[pymethods]
+impl MemoryCacheOps {
+    /// `default_clock` (None if LiteLLM's is not recognised): the code of LiteLLM's default clock lambda, the namespace it reads `time`
+    /// from, the time module, its namespace and `time.time`.
+    /// `classes`: per class, (class, lineage up to InMemoryCache, the objects `HELPERS` must
+    /// resolve to, attributes an instance has after `__init__`, whether `_remove_key` and whether
+    /// `get_cache`/`set_cache` are InMemoryCache's); `tools`: json.loads, sys.getsizeof,
+    /// heapq.heappush, heapq.heappop, heapq.heapify, LiteLLM's check_value_size.
+    #[new]
+    #[allow(clippy::type_complexity)]
+    fn new(
+        classes: Vec<(
+            Py<PyType>,
+            Vec<Py<PyType>>,
+            Vec<Py<PyAny>>,
+            usize,
+            bool,
+            bool,
+        )>,
+        unhandled: Py<PyAny>,
+        tools: (
+            Py<PyAny>,
+            Py<PyAny>,
+            Py<PyAny>,
+            Py<PyAny>,
+            Py<PyAny>,
+            Py<PyAny>,
+        ),
+        max_kb: i64,
+        default_clock: Option<(Py<PyAny>, Py<PyDict>, Py<PyAny>, Py<PyDict>, Py<PyAny>)>,
+    ) -> PyResult<Self> {
+        let default_clock =
+            default_clock.map(|(code, globals, time_module, time_namespace, time_time)| {
+                DefaultClock {
+                    code,
+                    globals,
+                    time_module,
+                    time_namespace,
+                    time_time,
+                }
+            });
+        let (json_loads, getsizeof, heappush, heappop, heapify, check_value_size) = tools;
+        let mut known = Vec::with_capacity(classes.len());
+        for (class, lineage, helpers, instance_attributes, plain_remove, plain_get_set) in classes {
+            if helpers.len() != HELPERS.len() {
+                return Err(PyTypeError::new_err(format!(
+                    "expected {} helpers: {HELPERS:?}",
+                    HELPERS.len()
+                )));
+            }
+            known.push(KnownClass {
+                class,
+                lineage,
+                helpers,
+                instance_attributes,
+                plain_remove,
+                plain_get_set,
+                checked_version: AtomicU32::new(0),
+            });
+        }
+        Ok(Self {
+            classes: known,
+            unhandled,
+            json_loads,
+            getsizeof,
+            heappush,
+            heappop,
+            heapify,
+            max_kb,
+            check_value_size,
+            default_clock,
+        })
+    }
+
+    /// The helper names whose objects `__new__` takes, in order.
+    #[classattr]
+    fn helper_names() -> Vec<&'static str> {
+        HELPERS.to_vec()
+    }
+
+    /// `instance.get_cache(key)`, or the unhandled marker.
+    fn get<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        match self.state(instance)? {
+            Some(state) => self.get_in(&state, key),
+            None => Ok(self.unhandled.bind(instance.py()).clone()),
+        }
+    }
+
+    /// `[instance.get_cache(key) for key in keys]`, or the unhandled marker.
+    fn batch_get<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = instance.py();
+        let Some(state) = self.state(instance)? else {
+            return Ok(self.unhandled.bind(py).clone());
+        };
+        if !state.class.plain_get_set {
+            return Ok(self.unhandled.bind(py).clone());
+        }
+        let values = PyList::empty(py);
+        for key in keys.try_iter()? {
+            values.append(self.get_in(&state, &key?)?)?;
+        }
+        Ok(values.into_any())
+    }
+
+    /// `instance.set_cache(key, value, ttl=ttl)` (None for no TTL); the unhandled marker or None.
+    #[pyo3(signature = (instance, key, value, ttl=None))]
+    fn set<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = instance.py();
+        match self.state(instance)? {
+            Some(state) if state.heap_is_list()? => {
+                self.set_in(&state, key, value, ttl)?;
+                Ok(py.None().into_bound(py))
+            }
+            _ => Ok(self.unhandled.bind(py).clone()),
+        }
+    }
+
+    /// `instance.increment_cache(key, value, ttl=ttl)`: the new value, or the unhandled marker.
+    #[pyo3(signature = (instance, key, value, ttl=None))]
+    fn increment<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = instance.py();
+        let Some(state) = self.state(instance)? else {
+            return Ok(self.unhandled.bind(py).clone());
+        };
+        if !state.class.plain_get_set || !state.heap_is_list()? {
+            return Ok(self.unhandled.bind(py).clone());
+        }
+        let _increment = Held::take(state.attribute(intern!(py, "_increment_lock"))?)?;
+        let current = self.get_in(&state, key)?;
+        let initial = if current.is_truthy()? {
+            current
+        } else {
+            0i64.into_pyobject(py)?.into_any()
+        };
+        let total = initial.add(value)?;
+        self.set_in(&state, key, &total, ttl)?;
+        Ok(total)
+    }
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<MemoryCacheOps>()
+}

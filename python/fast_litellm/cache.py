@@ -1,0 +1,259 @@
+"""The `cache` component: LiteLLM's `InMemoryCache` operations run natively, and `DualCache`
+without debug formatting.
+
+**The store.** `InMemoryCache.get_cache`, `set_cache`, `increment_cache` and `batch_get_cache`
+(and through them the async methods and pipelines, which call these) are replaced on the class.
+Each runs `_native.MemoryCacheOps`, which does the same steps as LiteLLM's method on the
+instance's own `cache_dict`, `ttl_dict` and `expiration_heap`, so every reader of those sees the
+same state. It handles `InMemoryCache` and `LLMClientCache` instances whose helper methods are
+LiteLLM's and that carry no attributes of their own; anything else (other subclasses, a mocked
+method, a replaced dict) runs LiteLLM's method. Exceptions are LiteLLM's: the native steps are the
+same dict, clock and comparison operations, so they raise what LiteLLM's code raises, and a
+mutating operation is never run twice.
+
+**The front.**
+
+`DualCache` formats a debug f-string of every value it gets or sets (`print_verbose(f"...
+{value}")`), and `print_verbose` prints it only when `litellm._logging.set_verbose` is on: the
+formatting is paid on every call either way. With latency-based routing the cached value is the
+router's whole latency map, formatted several times per request: 1.7 ms of CPU per request in
+the proxy profile (`benchmarks/proxy`), growing with the map.
+
+The replacements below do what LiteLLM's methods do on their in-memory path, without the
+formatting. Whenever output could differ they run LiteLLM's own method instead: verbose output
+on (it prints as before), a Redis cache attached (LiteLLM's batching and backfill logic), the
+component in `python` mode, or an exception (LiteLLM's method handles and logs it). One
+difference remains by design: a value whose `str()` raises made LiteLLM's methods log an error
+and return None while verbose output was off; here the value is returned.
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+from fast_litellm import _native
+from fast_litellm._component import Component
+
+COMPONENT: Final = Component("cache")
+
+
+class _FrontCalls:
+    """Calls the front answered without LiteLLM's method (Python code: not `calls_rust`)."""
+
+    calls = 0
+
+
+FRONT: Final = _FrontCalls()
+MODULE: Final = "litellm.caching.dual_cache"
+METHODS: Final = ("get_cache", "async_get_cache", "async_set_cache", "async_set_cache_pipeline")
+STORE_MODULE: Final = "litellm.caching.in_memory_cache"
+STORE_METHODS: Final = ("get_cache", "set_cache", "increment_cache", "batch_get_cache")
+
+# LiteLLM's methods and its logging module, bound by install().
+_logging: Any = None
+_original: dict[str, Callable[..., Any]] = {}
+_store_original: dict[str, Callable[..., Any]] = {}
+
+
+class _Store:
+    """Whether store operations go native: refreshed when the component's mode changes, so a
+    call reads one attribute. `per_call`: auto with a partial rollout, decided per call."""
+
+    native = False
+    per_call = False
+    ops: Any = None
+    # ops' bound methods (one attribute load per call instead of two)
+    get: Any = None
+    set: Any = None
+    increment: Any = None
+    batch_get: Any = None
+
+
+STORE: Final = _Store()
+_UNHANDLED: Final = object()
+
+
+def _refresh_store() -> None:
+    STORE.native = STORE.ops is not None and COMPONENT._native_from("store") == 0
+    STORE.per_call = (
+        STORE.ops is not None and COMPONENT.mode == "auto" and COMPONENT.thresholds.get("store", 0) == 0
+        and COMPONENT.rollout_percent < 100.0
+    )  # fmt: skip
+
+
+COMPONENT.on_refresh = _refresh_store
+
+
+def install() -> None:
+    import heapq
+    import json
+    import sys
+    import time
+
+    import litellm._logging
+    from litellm.caching import in_memory_cache
+    from litellm.caching.dual_cache import DualCache
+    from litellm.caching.in_memory_cache import InMemoryCache
+    from litellm.caching.llm_caching_handler import LLMClientCache
+
+    global _logging
+    _logging = litellm._logging
+    for name in METHODS:
+        _original[name] = vars(DualCache)[name]
+    for name in STORE_METHODS:
+        _store_original[name] = vars(InMemoryCache)[name]
+    # What each helper LiteLLM's code calls through `self` will resolve to once the class is
+    # patched: a later change of any of them sends calls to LiteLLM's methods.
+    replaced = {name: globals()[f"store_{name}"] for name in STORE_METHODS}
+    base = vars(InMemoryCache)
+    classes = []
+    for cls in (InMemoryCache, LLMClientCache):
+        lineage = [klass for klass in cls.__mro__ if issubclass(klass, InMemoryCache)]
+        helpers = [_resolve(lineage, name, replaced) for name in _native.MemoryCacheOps.helper_names]
+        plain = {name: _resolve(lineage, name, {}) is base[name] for name in ("_remove_key", "get_cache", "set_cache")}
+        attributes = len(vars(cls()))
+        classes.append(
+            (cls, lineage, helpers, attributes, plain["_remove_key"], plain["get_cache"] and plain["set_cache"])
+        )
+    tools = (json.loads, sys.getsizeof, heapq.heappush, heapq.heappop, heapq.heapify, base["check_value_size"])
+    max_kb = in_memory_cache.MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB
+    lambdas = [const for const in InMemoryCache.__init__.__code__.co_consts if _is_clock_lambda(const)]
+    default_clock = (lambdas[0], vars(in_memory_cache), time, vars(time), time.time) if len(lambdas) == 1 else None
+    STORE.ops = ops = _native.MemoryCacheOps(classes, _UNHANDLED, tools, max_kb, default_clock)
+    STORE.get, STORE.set, STORE.increment, STORE.batch_get = ops.get, ops.set, ops.increment, ops.batch_get
+    _refresh_store()
+
+
+def _is_clock_lambda(const: object) -> bool:
+    """The code of `lambda: time.time()` in `InMemoryCache.__init__`."""
+    code = getattr(const, "co_name", None) == "<lambda>" and const
+    return bool(code) and code.co_names == ("time",) and code.co_argcount == 0  # type: ignore[union-attr]
+
+
+def _resolve(lineage: list[type], name: str, replaced: dict[str, Any]) -> Any:
+    """`name` as `self.name` finds it on the lineage, with the base's replaced methods swapped in."""
+    for klass in lineage:
+        if name in vars(klass):
+            found = vars(klass)[name]
+            return replaced.get(name, found) if klass is lineage[-1] else found
+    raise AttributeError(f"{lineage[0].__name__} has no {name}")
+
+
+def _store_native() -> bool:
+    return STORE.native or (STORE.per_call and COMPONENT.wants_native("store", 0))
+
+
+def _store_litellm(name: str, *args: Any, **kwargs: Any) -> Any:
+    COMPONENT.python_calls += 1
+    return _store_original[name](*args, **kwargs)
+
+
+# The replacements of InMemoryCache's methods. The replaced class attributes are what LiteLLM's
+# helpers are checked against (`MemoryCacheOps` records them when install() runs, which is
+# before the patch): a later change of any of them sends calls to LiteLLM's methods.
+
+
+def store_get_cache(self: Any, key: Any, **kwargs: Any) -> Any:
+    if STORE.native or _store_native():
+        result = STORE.get(self, key)
+        if result is not _UNHANDLED:
+            COMPONENT.rust_calls += 1
+            return result
+    return _store_litellm("get_cache", self, key, **kwargs)
+
+
+def store_set_cache(self: Any, key: Any, value: Any, **kwargs: Any) -> None:
+    if STORE.native or _store_native():
+        result = STORE.set(self, key, value, kwargs.get("ttl"))
+        if result is not _UNHANDLED:
+            COMPONENT.rust_calls += 1
+            return None
+    return _store_litellm("set_cache", self, key, value, **kwargs)
+
+
+def store_increment_cache(self: Any, key: Any, value: float, **kwargs: Any) -> float:
+    if STORE.native or _store_native():
+        result = STORE.increment(self, key, value, kwargs.get("ttl"))
+        if result is not _UNHANDLED:
+            COMPONENT.rust_calls += 1
+            return result  # type: ignore[no-any-return]
+    return _store_litellm("increment_cache", self, key, value, **kwargs)  # type: ignore[no-any-return]
+
+
+def store_batch_get_cache(self: Any, keys: list[Any], **kwargs: Any) -> list[Any]:
+    if not kwargs and (STORE.native or _store_native()):
+        result = STORE.batch_get(self, keys)
+        if result is not _UNHANDLED:
+            COMPONENT.rust_calls += 1
+            return result  # type: ignore[no-any-return]
+    return _store_litellm("batch_get_cache", self, keys, **kwargs)  # type: ignore[no-any-return]
+
+
+def _front_for(cache: Any) -> bool:
+    """Whether this call may skip the formatting: output identical to LiteLLM's."""
+    if _logging.set_verbose or cache.redis_cache is not None or cache.in_memory_cache is None:
+        return False
+    mode = COMPONENT.mode
+    return mode == "rust" or (mode == "auto" and COMPONENT.wants_native("front", 0))
+
+
+def _litellm(name: str, *args: Any, **kwargs: Any) -> Any:
+    """LiteLLM's own method (for a coroutine function: its coroutine)."""
+    COMPONENT.python_calls += 1
+    return _original[name](*args, **kwargs)
+
+
+def get_cache(self: Any, key: Any, parent_otel_span: Any = None, local_only: bool = False, **kwargs: Any) -> Any:
+    if not _front_for(self):
+        return _litellm("get_cache", self, key, parent_otel_span, local_only, **kwargs)
+    try:
+        result = self.in_memory_cache.get_cache(key, **kwargs)
+    except Exception:  # LiteLLM's method meets the same error and logs it
+        return _litellm("get_cache", self, key, parent_otel_span, local_only, **kwargs)
+    FRONT.calls += 1
+    return result
+
+
+async def async_get_cache(
+    self: Any, key: Any, parent_otel_span: Any = None, local_only: bool = False, **kwargs: Any
+) -> Any:
+    if not _front_for(self):
+        return await _litellm("async_get_cache", self, key, parent_otel_span, local_only, **kwargs)
+    try:
+        result = await self.in_memory_cache.async_get_cache(key, **kwargs)
+    except Exception:
+        return await _litellm("async_get_cache", self, key, parent_otel_span, local_only, **kwargs)
+    FRONT.calls += 1
+    return result
+
+
+def _with_default_ttl(cache: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+    if "ttl" not in kwargs and cache.default_in_memory_ttl is not None:
+        return {**kwargs, "ttl": cache.default_in_memory_ttl}
+    return kwargs
+
+
+async def async_set_cache(self: Any, key: Any, value: Any, local_only: bool = False, **kwargs: Any) -> None:
+    if not _front_for(self):
+        return await _litellm("async_set_cache", self, key, value, local_only, **kwargs)
+    try:
+        await self.in_memory_cache.async_set_cache(key, value, **_with_default_ttl(self, kwargs))
+    except Exception:  # setting the same value again is harmless; LiteLLM's method logs the error
+        return await _litellm("async_set_cache", self, key, value, local_only, **kwargs)
+    FRONT.calls += 1
+    return None
+
+
+async def async_set_cache_pipeline(
+    self: Any, cache_list: Sequence[tuple[str, object]], local_only: bool = False, **kwargs: Any
+) -> None:
+    if not _front_for(self):
+        return await _litellm("async_set_cache_pipeline", self, cache_list, local_only, **kwargs)
+    try:
+        await self.in_memory_cache.async_set_cache_pipeline(cache_list=cache_list, **_with_default_ttl(self, kwargs))
+    except Exception:
+        return await _litellm("async_set_cache_pipeline", self, cache_list, local_only, **kwargs)
+    FRONT.calls += 1
+    return None

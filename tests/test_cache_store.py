@@ -1,0 +1,316 @@
+"""LiteLLM's InMemoryCache with fast-litellm's native operations: the same results, the same
+`cache_dict` / `ttl_dict` / `expiration_heap` after every step, the same clock readings, and
+LiteLLM's own methods whenever a helper, the instance or its dicts have been replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from typing import Any
+from unittest import mock
+
+import pytest
+from litellm.caching.in_memory_cache import InMemoryCache
+from litellm.caching.llm_caching_handler import LLMClientCache
+
+import fast_litellm
+from fast_litellm import cache
+
+
+class Reference(InMemoryCache):
+    """Not a class fast-litellm handles: every call runs LiteLLM's own methods."""
+
+
+class ReferenceClientCache(LLMClientCache):
+    pass
+
+
+class FakeClock:
+    """A settable clock that counts its readings (LiteLLM's and ours must read it alike)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+        self.readings = 0
+
+    def __call__(self) -> float:
+        self.readings += 1
+        return self.now
+
+
+class Sized:
+    """A value LiteLLM sizes through `__sizeof__` (not one of the builtins sized natively)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def __sizeof__(self) -> int:
+        return self.size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sized) and other.size == self.size
+
+    def __hash__(self) -> int:
+        return self.size
+
+    def __repr__(self) -> str:
+        return f"Sized({self.size})"
+
+
+@pytest.fixture
+def cache_mode():
+    def set_mode(value: str) -> None:
+        fast_litellm.set_mode("cache", value)
+        fast_litellm.reset_stats()
+
+    fast_litellm.reset_stats()
+    yield set_mode
+    fast_litellm.set_mode("cache", "auto")
+    fast_litellm.reset_stats()
+
+
+VALUES: list[Any] = [
+    0, 1, 7, -3, 2.5, float("inf"), True, False, None, "", "text", "  42 ", '{"a": [1, 2]}', "[1, 2", "null",
+    b'{"b": 1}', b"raw", bytearray(b"[3]"), [1, "x"], (1, 2), {"deployment": {"latency": [0.1]}}, {1, 2},
+    "x" * 5000, b"y" * 3000, list(range(300)), Sized(10), Sized(5000), 10**30,
+]  # fmt: skip
+TTLS: list[Any] = [None, None, 0, 1, 5, 60, 0.5, "30", -1]
+
+
+def random_steps(rng: random.Random, count: int, keys: int) -> list[tuple]:
+    names = [f"key-{index}" for index in range(keys)]
+    steps: list[tuple] = []
+    for _ in range(count):
+        key = rng.choice(names)
+        kind = rng.randrange(14)
+        if kind <= 3:
+            steps.append(("set_cache", (key, rng.choice(VALUES)), {"ttl": rng.choice(TTLS)}))
+        elif kind <= 6:
+            steps.append(("get_cache", (key,), {}))
+        elif kind == 7:
+            steps.append(("increment_cache", (key, rng.choice([1, 2, 0.5, -1])), {"ttl": rng.choice(TTLS)}))
+        elif kind == 8:
+            steps.append(("batch_get_cache", (rng.sample(names, 3),), {}))
+        elif kind == 9:
+            steps.append(("advance", (rng.choice([0.3, 1, 2, 10, 100, 700]),), {}))
+        elif kind == 10:
+            steps.append(("delete_cache", (key,), {}))
+        elif kind == 11:
+            steps.append(("async_increment", (key, 1), {"ttl": rng.choice(TTLS)}))
+        elif kind == 12:
+            pairs = [(rng.choice(names), rng.choice(VALUES)) for _ in range(2)]
+            steps.append(("async_set_cache_pipeline", (pairs,), {"ttl": rng.choice(TTLS)}))
+        else:
+            steps.append(("async_batch_get_cache", (rng.sample(names, 2),), {}))
+    return steps
+
+
+def run_step(store: InMemoryCache, clock: FakeClock, step: tuple) -> Any:
+    name, args, kwargs = step
+    if name == "advance":
+        clock.now += args[0]
+        return None
+    kwargs = {
+        key: value for key, value in kwargs.items() if not (key == "ttl" and value is None and name != "set_cache")
+    }
+    try:
+        result = getattr(store, name)(*args, **kwargs)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+        return ("ok", result)
+    except Exception as error:  # the same error from both sides is part of the behaviour
+        return ("raised", type(error).__name__, str(error))
+
+
+def snapshot(store: InMemoryCache, clock: FakeClock) -> tuple:
+    return (dict(store.cache_dict), dict(store.ttl_dict), list(store.expiration_heap), clock.readings)
+
+
+@pytest.mark.parametrize("seed", range(12))
+@pytest.mark.parametrize("max_size", [0, 1, 3, 8, 200])
+def test_random_sequences_match_litellm(seed: int, max_size: int, cache_mode):
+    rng = random.Random(seed * 1000 + max_size)
+    clocks = FakeClock(), FakeClock()
+    ours = InMemoryCache(max_size_in_memory=max_size, default_ttl=rng.choice([None, 1, 30]), clock=clocks[0])
+    theirs = Reference(max_size_in_memory=max_size, default_ttl=ours.default_ttl, clock=clocks[1])
+    for index, step in enumerate(random_steps(rng, 150, keys=max(4, max_size + 2))):
+        expected = run_step(theirs, clocks[1], step)
+        got = run_step(ours, clocks[0], step)
+        assert got == expected, (index, step)
+        assert snapshot(ours, clocks[0]) == snapshot(theirs, clocks[1]), (index, step)
+    stats = fast_litellm.stats()["cache"]
+    assert stats["calls_rust"] > 0 and stats["fallbacks"] == 0
+
+
+def test_small_item_limit_and_values_sized_by_litellm(cache_mode):
+    clocks = FakeClock(), FakeClock()
+    ours = InMemoryCache(max_size_per_item=1, clock=clocks[0])
+    theirs = Reference(max_size_per_item=1, clock=clocks[1])
+    for index, value in enumerate([*VALUES, "z" * 1023, "z" * 1024, b"q" * 990, b"q" * 1000, Sized(1024), Sized(1025)]):
+        for store in (ours, theirs):
+            store.set_cache(f"k{index}", value)
+        assert snapshot(ours, clocks[0]) == snapshot(theirs, clocks[1]), value
+
+
+def test_heap_rebuild_and_untracked_keys(cache_mode):
+    """Entries written straight into the internals (as LiteLLM's tests do) are evicted alike."""
+    clocks = FakeClock(), FakeClock()
+    ours, theirs = (
+        InMemoryCache(max_size_in_memory=3, clock=clocks[0]),
+        Reference(max_size_in_memory=3, clock=clocks[1]),
+    )
+    for store in (ours, theirs):
+        for index in range(5):
+            store.cache_dict[f"direct-{index}"] = index  # no TTL, not in the heap
+        store.set_cache("a", 1)
+        for _ in range(10):  # outdated heap entries: TTLs overridden after expiry
+            store.set_cache("b", 2, ttl=1)
+        store.expiration_heap.extend([(0.5, "ghost")] * 9)
+    for step in [("advance", (2,), {}), ("set_cache", ("b", 3), {}), ("set_cache", ("c", 4), {"ttl": 5})]:
+        assert run_step(ours, clocks[0], step) == run_step(theirs, clocks[1], step)
+        assert snapshot(ours, clocks[0]) == snapshot(theirs, clocks[1])
+
+
+def test_default_clock_reads_time_time_as_litellm_does(cache_mode, monkeypatch):
+    store = InMemoryCache()
+    store.set_cache("short", "v", ttl=0.05)
+    before = time.time()
+    store.set_cache("k", 1, ttl=10)
+    assert before + 10 <= store.ttl_dict["k"] <= time.time() + 10
+    # time.time replaced (freezegun, monkeypatch): LiteLLM's lambda sees the replacement, so do we
+    monkeypatch.setattr(time, "time", lambda: before + 1000)
+    assert store.get_cache("short") is None and "short" not in store.cache_dict
+    store.set_cache("later", 1)
+    assert store.ttl_dict["later"] == before + 1000 + store.default_ttl
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= 4
+
+
+def test_replaced_helpers_and_internals_take_litellm_path(cache_mode):
+    store = InMemoryCache(max_size_in_memory=2)
+    store.set_cache("a", 1)
+    with mock.patch.object(InMemoryCache, "evict_cache") as evict:
+        store.set_cache("b", 2)
+        assert evict.call_count == 1
+    with mock.patch.object(store, "check_value_size", return_value=False) as check:
+        store.set_cache("c", 3)
+        assert check.call_count == 1 and "c" not in store.cache_dict
+    fast_litellm.reset_stats()
+    store.set_cache("d", 4)  # both mocks gone: native again
+    assert fast_litellm.stats()["cache"]["calls_rust"] == 1
+
+    class Tracking(dict):
+        pass
+
+    store.cache_dict = Tracking(store.cache_dict)
+    fast_litellm.reset_stats()
+    assert store.get_cache("d") == 4
+    assert fast_litellm.stats()["cache"]["calls_rust"] == 0
+
+
+def test_python_mode_runs_litellm(cache_mode):
+    cache_mode("python")
+    store = InMemoryCache()
+    store.set_cache("a", "1")
+    assert store.get_cache("a") == 1 and store.increment_cache("n", 2) == 2
+    stats = fast_litellm.stats()["cache"]
+    assert stats["calls_rust"] == 0 and stats["calls_python"] >= 3
+
+
+def test_errors_are_litellms(cache_mode):
+    clocks = FakeClock(), FakeClock()
+    store, reference = InMemoryCache(clock=clocks[0]), Reference(clock=clocks[1])
+    for target in (store, reference):
+        target.set_cache("text", "abc")
+    for call in (
+        lambda s: s.get_cache(["unhashable"]),
+        lambda s: s.set_cache({"unhashable": 1}, 1),
+        lambda s: s.set_cache("k", 1, ttl="soon"),
+        lambda s: s.increment_cache("text", 1),
+    ):
+        with pytest.raises(Exception) as ours:
+            call(store)
+        with pytest.raises(Exception) as theirs:
+            call(reference)
+        assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
+    assert snapshot(store, clocks[0]) == snapshot(reference, clocks[1])
+
+
+class RecordingCloser:
+    def __init__(self) -> None:
+        self.scheduled: list[Any] = []
+        self.owned: list[Any] = []
+
+    def schedule(self, client: Any) -> None:
+        self.scheduled.append(client)
+
+    def reap(self) -> None:
+        pass
+
+    def mark_owned(self, client: Any) -> None:
+        self.owned.append(client)
+
+
+def test_llm_client_cache_evicts_through_its_override(cache_mode):
+    closers = RecordingCloser(), RecordingCloser()
+    ours = LLMClientCache(max_size_in_memory=2, evicted_client_closer=closers[0])  # type: ignore[arg-type]
+    theirs = ReferenceClientCache(max_size_in_memory=2, evicted_client_closer=closers[1])  # type: ignore[arg-type]
+    clients = [object() for _ in range(5)]
+    for store in (ours, theirs):
+        for index, client in enumerate(clients):
+            store.set_cache(f"client-{index}", client, litellm_owned_client=index % 2 == 0)
+            assert store.get_cache(f"client-{index}") is client
+    assert closers[0].scheduled == closers[1].scheduled and len(closers[0].scheduled) == 3
+    assert closers[0].owned == closers[1].owned
+    assert list(ours.cache_dict) == list(theirs.cache_dict)
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= 10
+
+
+def test_threads_increment_exactly(cache_mode):
+    store = InMemoryCache(max_size_in_memory=1000)
+    threads, rounds = 8, 2000
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        barrier.wait()
+        try:
+            for step in range(rounds):
+                store.increment_cache("shared", 1)
+                store.increment_cache(f"own-{index}", 0.5)
+                store.set_cache(f"scratch-{step % 50}", step)
+                store.get_cache(f"scratch-{(step + index) % 50}")
+        except BaseException as error:  # reported below: a thread's failure must fail the test
+            errors.append(error)
+
+    previous = __import__("sys").getswitchinterval()
+    __import__("sys").setswitchinterval(1e-6)
+    try:
+        workers = [threading.Thread(target=work, args=(index,)) for index in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=120)
+    finally:
+        __import__("sys").setswitchinterval(previous)
+    assert not errors and not any(worker.is_alive() for worker in workers)
+    assert store.get_cache("shared") == threads * rounds
+    assert all(store.get_cache(f"own-{index}") == rounds * 0.5 for index in range(threads))
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= threads * rounds * 4
+
+
+def test_patch_state_reported_and_restored():
+    status = {target["target"]: target["state"] for target in fast_litellm.status()["targets"]}
+    for name in cache.STORE_METHODS:
+        assert status[f"litellm.caching.in_memory_cache.InMemoryCache.{name}"] == "patched"
+    assert vars(InMemoryCache)["get_cache"] is cache.store_get_cache
+    fast_litellm.unpatch()
+    try:
+        assert vars(InMemoryCache)["get_cache"] is cache._store_original["get_cache"]
+    finally:
+        fast_litellm.patch()
+    assert vars(InMemoryCache)["get_cache"] is cache.store_get_cache
+    store = InMemoryCache()
+    fast_litellm.reset_stats()
+    store.set_cache("a", 1)
+    assert fast_litellm.stats()["cache"]["calls_rust"] == 1
