@@ -10,6 +10,7 @@ mod fast_path;
 mod latency;
 mod memory_cache;
 mod messages;
+mod routing;
 mod tokens;
 
 /// `gil_used = false`: nothing here relies on the GIL for memory safety. Shared state is
@@ -23,5 +24,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calibration::register(m)?;
     fast_path::register(m)?;
     memory_cache::register(m)?;
+    routing::register(m)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, cache, proxy, tokens
+from fast_litellm import _native, _policy, cache, proxy, routing, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -23,10 +23,10 @@ __all__ = [
 ]  # fmt: skip
 __version__ = importlib.metadata.version("fast-litellm")
 
-_OWN_COMPONENTS = {"tokens": tokens.COMPONENT, "cache": cache.COMPONENT}
+_OWN_COMPONENTS = {"tokens": tokens.COMPONENT, "cache": cache.COMPONENT, "routing": routing.COMPONENT}
 _components: dict[str, Component] = {name: _OWN_COMPONENTS.get(name) or Component(name) for name in COMPONENTS}
 # Components whose native implementation is not part of this release yet: always Python.
-_NOT_YET_NATIVE = {"rate_limit", "routing"}
+_NOT_YET_NATIVE = {"rate_limit"}
 
 _patcher = Patcher(
     on_patched=lambda: proxy.announce(status),
@@ -52,6 +52,12 @@ _patcher = Patcher(
                     for name in cache.STORE_METHODS
                 ),
             ],
+        ),
+        ComponentPatch(
+            component="routing",
+            prepare=routing.install,
+            after=frozenset({"litellm"}),
+            targets=[Target("routing", routing.MODULE, routing.TARGET, routing.lowest_latency_pick)],
         ),
     ],
 )

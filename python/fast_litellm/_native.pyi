@@ -139,3 +139,24 @@ class MemoryCacheOps:
         """`InMemoryCache.set_cache(instance, key, value, ttl=ttl)`: None."""
     def increment(self, instance: object, key: object, value: object, ttl: object = None) -> object:
         """`InMemoryCache.increment_cache(instance, key, value, ttl=ttl)`: the new value."""
+
+def lowest_latency_prepare(
+    healthy: object, latency_map: object, precise_minute: str
+) -> dict[str, dict[str, object]] | None:
+    """Latency routing's first steps: healthy deployments indexed by id (the last wins) and missing
+    ones added to the latency map; None, with nothing changed, unless every deployment is a dict
+    whose `model_info` is a dict with a str `id`."""
+
+def lowest_latency_candidates(
+    sampled: object,
+    index: dict[str, dict[str, object]],
+    precise_minute: str,
+    input_tokens: object,
+    stream: bool,
+    ttft_percentile: object,
+    buffer_fraction: object,
+    helpers: tuple[object, object, object, object, object, object],
+    latency_key: object,
+) -> tuple[tuple[tuple[dict[str, object], object], ...], dict[object, object]]:
+    """Latency routing's per-deployment pass: (candidates within the buffer, for random.choice;
+    latency per api_base for the request metadata). No candidates: all over their limits."""

@@ -48,10 +48,13 @@ class ComponentPatch:
     targets: Sequence[Target]
     prepare: Callable[[], None]  # binds originals inside the component; may raise
     release: Callable[[], None] = lambda: None  # undoes prepare() when unpatching
+    # Patch once these have loaded, instead of the targets' modules; prepare() imports those
+    # (for targets LiteLLM imports lazily: a pending target would keep the import hook).
+    after: frozenset[str] | None = None
 
     @property
     def required_modules(self) -> frozenset[str]:
-        return frozenset(target.module for target in self.targets)
+        return self.after if self.after is not None else frozenset(target.module for target in self.targets)
 
 
 def _is_litellm_module(name: str) -> bool:
@@ -154,7 +157,11 @@ class Patcher:
             for target in patch.targets:
                 target.state, target.reason = "skipped", f"preparing failed: {type(error).__name__}: {error}"
             return
+        modules = {target.module: sys.modules.get(target.module) for target in patch.targets}
         for target in patch.targets:
+            if modules[target.module] is None:
+                target.state, target.reason = "skipped", f"{target.module} was not imported"
+                continue
             owner, name = _owner_of(modules[target.module], target)
             if owner is not None:  # a method: replaced on its class, which everyone reaches it through
                 original = vars(owner).get(name)
