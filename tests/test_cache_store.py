@@ -296,7 +296,7 @@ def test_threads_increment_exactly(cache_mode):
     assert not errors and not any(worker.is_alive() for worker in workers)
     assert store.get_cache("shared") == threads * rounds
     assert all(store.get_cache(f"own-{index}") == rounds * 0.5 for index in range(threads))
-    assert fast_litellm.stats()["cache"]["calls_rust"] >= threads * rounds * 4
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= threads * rounds * 3  # gets that miss are Python
 
 
 def test_patch_state_reported_and_restored():

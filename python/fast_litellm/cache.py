@@ -157,6 +157,9 @@ def _store_litellm(name: str, *args: Any, **kwargs: Any) -> Any:
 
 def store_get_cache(self: Any, key: Any, **kwargs: Any) -> Any:
     if STORE.native or _store_native():
+        if key not in self.cache_dict:  # LiteLLM's first step, and all of a miss: Python is quicker
+            COMPONENT.python_calls += 1
+            return None
         result = STORE.get(self, key)
         if result is not _UNHANDLED:
             COMPONENT.rust_calls += 1
