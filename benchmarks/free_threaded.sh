@@ -36,7 +36,17 @@ VENV=$WORK/venv
 
 if ! "$VENV/bin/python" -c "import litellm" 2>/dev/null; then
   echo "== LiteLLM 1.110.2 from its sdist"
-  "$VENV/bin/pip" download -q --no-deps --no-binary litellm litellm==1.110.2 -d "$WORK/sdist"
+  # Not `pip download`: it prepares the sdist's metadata, which fails before the pin is moved.
+  mkdir -p "$WORK/sdist"
+  URL=$("$VENV/bin/python" - <<'PY'
+import json, urllib.request
+request = urllib.request.Request("https://pypi.org/simple/litellm/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+files = json.load(urllib.request.urlopen(request, timeout=60))["files"]
+print(next(f["url"] for f in files if f["filename"] == "litellm-1.110.2.tar.gz"))
+PY
+)
+  curl -fsS -o "$WORK/sdist/litellm-1.110.2.tar.gz" "$URL"
+  echo "a483c8d3078c1bd27a9fe9c831ac2ce09d41b728a7ea6e9a3ce48db276edeef5  $WORK/sdist/litellm-1.110.2.tar.gz" | sha256sum -c -
   rm -rf "$WORK/litellm-src" && mkdir -p "$WORK/litellm-src"
   tar xf "$WORK"/sdist/litellm-1.110.2.tar.gz -C "$WORK/litellm-src"
   SRC=$WORK/litellm-src/litellm-1.110.2
