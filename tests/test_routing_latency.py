@@ -176,3 +176,63 @@ def test_patch_reported():
     status = {target["target"]: target for target in fast_litellm.status()["targets"]}
     target = status[f"{routing.MODULE}.{routing.TARGET}"]
     assert target["state"] == "patched" and target["bindings"] == [f"{routing.MODULE}.{routing.TARGET}"]
+
+
+def test_threads_pick_while_the_map_changes(routing_mode):
+    """8 threads pick on one handler and one latency map while another thread records latencies
+    and minute usage, as the strategy's hooks do: every pick is a healthy deployment, nothing
+    raises or hangs. (The map keeps its size: LiteLLM's own `random.sample(list(items),
+    len(items))` is not safe against a map changing size meanwhile, in either implementation.)"""
+    import sys
+    import threading
+
+    handler = LowestLatencyLoggingHandler(router_cache=litellm.DualCache())
+    deployments = [{"model_info": {"id": f"id-{i}"}, "litellm_params": {"api_base": f"b{i}"}} for i in range(40)]
+    latency_map: dict[str, Any] = {f"id-{i}": {"latency_normalized": [0.01 * i]} for i in range(40)}
+    healthy_ids = {deployment["model_info"]["id"] for deployment in deployments}
+    barrier, stop = threading.Barrier(9), threading.Event()
+    errors: list[BaseException] = []
+    picked: list[str] = []
+
+    def pick_many() -> None:
+        barrier.wait()
+        try:
+            for _ in range(300):
+                chosen = LowestLatencyLoggingHandler._get_available_deployments(
+                    handler, "group", list(deployments), None, None, {}, latency_map
+                )
+                picked.append(chosen["model_info"]["id"])
+        except BaseException as error:  # reported below: a thread's failure must fail the test
+            errors.append(error)
+
+    def mutate() -> None:
+        barrier.wait()
+        step = 0
+        while not stop.is_set():
+            entry = latency_map[f"id-{step % 40}"]
+            entry["latency_normalized"] = [*entry["latency_normalized"][-9:], 0.001 * (step % 97)]
+            entry[MINUTE] = {"tpm": step % 50, "rpm": step % 3}
+            latency_map[f"id-{(step + 7) % 40}"] = {"latency_normalized": [0.002 * (step % 13)]}
+            step += 1
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=pick_many) for _ in range(8)]
+        mutator = threading.Thread(target=mutate)
+        for thread in [*threads, mutator]:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        stop.set()
+        mutator.join(timeout=30)
+    finally:
+        sys.setswitchinterval(previous)
+    assert not any(thread.is_alive() for thread in [*threads, mutator])
+    assert not errors, errors[:3]
+    assert len(picked) == 8 * 300 and set(picked) <= healthy_ids
+    calls = fast_litellm.stats()["routing"]["calls_rust"]
+    if getattr(sys, "_is_gil_enabled", lambda: True)():
+        assert calls == 8 * 300
+    else:  # the counters are plain attributes: exact under the GIL, approximate without one
+        assert 0.9 * 8 * 300 <= calls <= 8 * 300
