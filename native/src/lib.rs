@@ -10,6 +10,7 @@ mod fast_path;
 mod latency;
 mod memory_cache;
 mod messages;
+mod router_core;
 mod routing;
 mod tokens;
 
@@ -25,5 +26,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fast_path::register(m)?;
     memory_cache::register(m)?;
     routing::register(m)?;
+    router_core::register(m)?;
     Ok(())
 }

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, cache, proxy, routing, tokens
+from fast_litellm import _native, _policy, cache, proxy, router_core, routing, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -55,9 +55,13 @@ _patcher = Patcher(
         ),
         ComponentPatch(
             component="routing",
-            prepare=routing.install,
+            prepare=lambda: (routing.install(), router_core.install()),
+            release=router_core.release,
             after=frozenset({"litellm"}),
-            targets=[Target("routing", routing.MODULE, routing.TARGET, routing.lowest_latency_pick)],
+            targets=[
+                Target("routing", routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
+                *(Target("routing", module, name, replacement) for module, name, replacement in router_core.targets()),
+            ],
         ),
     ],
 )
@@ -121,6 +125,8 @@ def stats() -> dict[str, dict[str, object]]:
     result["tokens"]["fast_path_panics"] = tokens.FAST_PATH.panics
     result["tokens"]["count_cache"] = _native.count_cache_stats()
     result["cache"]["dual_cache_front_calls"] = cache.FRONT.calls
+    glue = router_core.CALLS
+    result["routing"]["router_core_glue_calls"] = {"rust": glue.native, "python": glue.python}
     return result
 
 
@@ -129,6 +135,7 @@ def reset_stats() -> None:
         component.reset_stats()
     tokens.FAST_PATH.reset_calls()
     cache.FRONT.calls = 0
+    router_core.CALLS.native = router_core.CALLS.python = 0
 
 
 def status() -> dict[str, Any]:

@@ -9,6 +9,7 @@ because timing every sub-microsecond call would cost more than the call.
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 import time
@@ -21,6 +22,11 @@ from fast_litellm import _native
 COMPONENTS: Final = ("tokens", "cache", "rate_limit", "routing")
 MODES: Final = ("auto", "rust", "python", "shadow")
 LATENCY_SAMPLE_EVERY: Final = 32
+# Rollout draws come from a generator of our own: drawing from the `random` module's would shift
+# a seeded application's stream (and LiteLLM's routing picks with it).
+_ROLLOUT_DRAWS: Final = random.Random()
+if hasattr(os, "register_at_fork"):  # forked workers draw apart, as `random`'s own generator does
+    os.register_at_fork(after_in_child=_ROLLOUT_DRAWS.seed)
 
 
 def parse_mode(value: str, source: str) -> str:
@@ -219,7 +225,7 @@ class Component:
             if threshold is None or size < threshold:
                 return False
             percent = self._rollout_percent
-            if percent < 100.0 and random.random() * 100.0 >= percent:
+            if percent < 100.0 and _ROLLOUT_DRAWS.random() * 100.0 >= percent:
                 return False
         return self.breaker.open_until == 0.0 or self.breaker.allow_trial()
 

@@ -160,3 +160,17 @@ def lowest_latency_candidates(
 ) -> tuple[tuple[tuple[dict[str, object], object], ...], dict[object, object]]:
     """Latency routing's per-deployment pass: (candidates within the buffer, for random.choice;
     latency per api_base for the request metadata). No candidates: all over their limits."""
+
+def cooldown_ids(keys: object, unhandled: object) -> object:
+    """LiteLLM router core's `_cooldown_ids` for a list or tuple of strs: the ids of
+    `deployment:<id>:cooldown` keys, or None (no keys, or a key of another kind); `unhandled`
+    for any other input."""
+
+def deployment_records(handle: object, ids: list[object], records: dict[str, object]) -> list[dict[str, object]] | None:
+    """The candidates' deployment dicts as `RustCore._strategy_inputs` builds them, as fresh deep
+    copies of `records` (filled from `handle.deployment(id)` on first use); None when an id is not
+    a str or a record is not JSON-like."""
+
+def registry_rows(model_list: object, rows: object, unhandled: object) -> object:
+    """`HostRegistry._rows` for rows that are all `{"at": int}`: the stored entries at those
+    positions; `unhandled` for any other rows."""
