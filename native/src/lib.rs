@@ -12,6 +12,7 @@ mod memory_cache;
 mod messages;
 mod router_core;
 mod routing;
+mod routing_usage;
 mod tokens;
 
 /// `gil_used = false`: nothing here relies on the GIL for memory safety. Shared state is
@@ -27,5 +28,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     memory_cache::register(m)?;
     routing::register(m)?;
     router_core::register(m)?;
+    routing_usage::register(m)?;
     Ok(())
 }

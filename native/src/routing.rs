@@ -16,7 +16,7 @@ use pyo3::types::{IntoPyDict, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple}
 
 /// `container.get(key, default)`: a dict lookup for exact dicts (the default built only when
 /// the key is missing), the method otherwise.
-fn get<'py>(
+pub(crate) fn get<'py>(
     container: &Bound<'py, PyAny>,
     key: &Bound<'py, PyAny>,
     default: impl FnOnce() -> PyResult<Bound<'py, PyAny>>,
@@ -31,7 +31,9 @@ fn get<'py>(
 }
 
 /// `d["model_info"]["id"]` when every step is an exact dict and the id an exact str.
-fn plain_id<'py>(deployment: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
+pub(crate) fn plain_id<'py>(
+    deployment: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyString>>> {
     let py = deployment.py();
     let Ok(deployment) = deployment.cast_exact::<PyDict>() else {
         return Ok(None);

@@ -174,3 +174,18 @@ def deployment_records(handle: object, ids: list[object], records: dict[str, obj
 def registry_rows(model_list: object, rows: object, unhandled: object) -> object:
     """`HostRegistry._rows` for rows that are all `{"at": int}`: the stored entries at those
     positions; `unhandled` for any other rows."""
+
+def plain_deployment_ids(healthy: object) -> list[str] | None:
+    """The deployments' ids when `healthy` is a list of dicts whose `model_info` is a dict with a
+    str `id`; None otherwise."""
+
+def lowest_tpm_pick(
+    healthy: list[dict[str, object]],
+    ids: list[str],
+    tpm_map: object,
+    rpm_map: object,
+    input_tokens: object,
+) -> dict[str, object] | None:
+    """Usage-based routing (v1) after its cache reads: the tpm map filled in place with 0 for the
+    deployments it lacks, then the lowest-tpm deployment within its tpm and rpm limits (the first
+    in map order), or None."""

@@ -66,7 +66,7 @@ def lowest_latency_pick(
     request_count_dict: dict | None = None,
 ) -> Any:
     arguments = (model_group, healthy_deployments, messages, input, request_kwargs, request_count_dict)
-    if not COMPONENT.wants_native("deployments", len(healthy_deployments)) or not _helpers_are_litellms():
+    if not COMPONENT.wants_native("latency", len(healthy_deployments)) or not _helpers_are_litellms():
         return _litellm(self, *arguments)
     module = _module
     now = module.datetime.now

@@ -1,0 +1,78 @@
+"""The routing component's usage-based pick (v1): its pass over the tpm map native.
+
+`LowestTPMLoggingHandler.get_available_deployments` (LiteLLM 1.110.2, `usage-based-routing`) is
+replaced on its class. The replacement runs under the same service target as LiteLLM's decorator
+puts it, and takes the same steps in the same order: the debug log lines, the minute keys from
+`datetime.now()`, the router cache reads of the tpm and rpm maps, the request's token count, then
+the pass over the tpm map (`_native.lowest_tpm_pick`: deployments indexed by id instead of
+LiteLLM's scan of every deployment per map entry) and `print_verbose`. Module globals are looked
+up where LiteLLM looks them up, so mocks apply. While the deployments are not plain dicts with
+str ids, LiteLLM's method runs.
+
+The strategy's state and its success hooks are LiteLLM's, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fast_litellm import _native
+from fast_litellm.routing import COMPONENT
+
+MODULE: Final = "litellm.router_strategy.lowest_tpm_rpm"
+TARGET: Final = "LowestTPMLoggingHandler.get_available_deployments"
+
+_module: Any = None
+_context: Any = None  # litellm._internal_context, whose service_target LiteLLM's decorator enters
+_original: Any = None
+
+
+def install() -> None:
+    from litellm import _internal_context
+    from litellm.router_strategy import lowest_tpm_rpm
+
+    global _module, _context, _original
+    _module, _context = lowest_tpm_rpm, _internal_context
+    _original = vars(lowest_tpm_rpm.LowestTPMLoggingHandler)["get_available_deployments"]
+
+
+def lowest_tpm_pick(
+    self: Any,
+    model_group: str,
+    healthy_deployments: list,
+    messages: list[dict[str, str]] | None = None,
+    input: str | list | None = None,  # noqa: A002  (LiteLLM's parameter name)
+) -> Any:
+    ids = (
+        _native.plain_deployment_ids(healthy_deployments)
+        if type(healthy_deployments) is list and COMPONENT.wants_native("usage", len(healthy_deployments))
+        else None
+    )
+    if ids is None:
+        COMPONENT.python_calls += 1
+        return _original(self, model_group, healthy_deployments, messages, input)
+    module = _module
+    with _context.service_target(module.ROUTER_USAGE_TARGET):
+        logger = module.verbose_router_logger
+        logger.debug(
+            "get_available_deployments - Usage Based. model_group: %s, healthy_deployments: %s",
+            model_group,
+            healthy_deployments,
+        )
+        current_minute = module.datetime.now().strftime("%H-%M")
+        tpm_key = f"{model_group}:tpm:{current_minute}"
+        rpm_key = f"{model_group}:rpm:{current_minute}"
+        tpm_map = self.router_cache.get_cache(key=tpm_key)
+        rpm_map = self.router_cache.get_cache(key=rpm_key)
+        logger.debug("tpm_key=%s, tpm_dict: %s, rpm_dict: %s", tpm_key, tpm_map, rpm_map)
+        try:
+            input_tokens = module.embedding_aware_token_count(
+                messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
+            )
+        except Exception:  # LiteLLM counts 0 tokens when counting fails
+            input_tokens = 0
+        logger.debug("input_tokens=%s", input_tokens)
+        deployment = _native.lowest_tpm_pick(healthy_deployments, ids, tpm_map, rpm_map, input_tokens)
+        COMPONENT.rust_calls += 1
+        module.print_verbose("returning picked lowest tpm/rpm deployment.")
+        return deployment

@@ -1,0 +1,238 @@
+"""Usage-based routing (v1) with fast-litellm's pick: the same deployment as LiteLLM's own method
+for the same tpm/rpm maps, the same in-place filling of the cached tpm map, the same exceptions,
+the same log calls, and LiteLLM's method whenever the deployments are not plain."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as real_datetime
+import random
+import threading
+from typing import Any
+from unittest import mock
+
+import litellm
+import pytest
+from litellm.router_strategy import lowest_tpm_rpm
+from litellm.router_strategy.lowest_tpm_rpm import LowestTPMLoggingHandler
+
+import fast_litellm
+from fast_litellm import routing_usage
+
+
+class FrozenDatetime(real_datetime.datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> FrozenDatetime:  # type: ignore[override]
+        return cls(2026, 12, 4, 10, 30, 15)
+
+
+MINUTE = "10-30"
+LIMITS = [0, 1, 5, 100, 10_000, None, 2.5, float("inf")]
+
+
+@pytest.fixture
+def routing_mode():
+    fast_litellm.reset_stats()
+    yield lambda value: fast_litellm.set_mode("routing", value)
+    fast_litellm.set_mode("routing", "auto")
+    fast_litellm.reset_stats()
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch):
+    monkeypatch.setattr(lowest_tpm_rpm, "datetime", FrozenDatetime)
+
+
+def random_deployment(rng: random.Random, index: int) -> dict[str, Any]:
+    deployment: dict[str, Any] = {
+        "model_name": "group",
+        "litellm_params": {"model": "openai/gpt-4o"},
+        "model_info": {"id": f"id-{index}" if rng.random() > 0.05 else "id-dup"},
+    }
+    for place in ("top", "litellm_params", "model_info"):
+        if rng.random() < 0.25:
+            target = deployment if place == "top" else deployment[place]
+            target[rng.choice(["tpm", "rpm"])] = rng.choice(LIMITS)
+    return deployment
+
+
+def random_state(rng: random.Random, count: int) -> tuple[list[dict[str, Any]], Any, Any]:
+    deployments = [random_deployment(rng, index) for index in range(count)]
+    ids = [deployment["model_info"]["id"] for deployment in deployments]
+    tpm_map: Any = None
+    if rng.random() < 0.8:
+        tpm_map = {id_: rng.choice([0, 0, 3, 90, 9_999, 2.5]) for id_ in ids if rng.random() < 0.7}
+        for index in range(rng.randrange(0, 3)):  # entries of deployments no longer healthy
+            tpm_map[f"gone-{index}"] = rng.choice([0, 7])
+        keys = list(tpm_map)
+        rng.shuffle(keys)
+        tpm_map = {key: tpm_map[key] for key in keys}
+    rpm_map: Any = None
+    if rng.random() < 0.7:
+        rpm_map = {id_: rng.choice([0, 1, 4, 99]) for id_ in ids if rng.random() < 0.6}
+    return deployments, tpm_map, rpm_map
+
+
+def pick(method: Any, state: tuple, messages: Any) -> tuple:
+    deployments, tpm_map, rpm_map = copy.deepcopy(state)
+    handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
+    if tpm_map is not None:
+        handler.router_cache.set_cache(f"group:tpm:{MINUTE}", tpm_map)
+    if rpm_map is not None:
+        handler.router_cache.set_cache(f"group:rpm:{MINUTE}", rpm_map)
+    try:
+        chosen = method(handler, model_group="group", healthy_deployments=deployments, messages=messages)
+    except Exception as error:  # the exception's type is part of the behaviour compared
+        return "raised", type(error).__name__
+    index = None if chosen is None else next(i for i, d in enumerate(deployments) if d is chosen)
+    return index, repr(handler.router_cache.get_cache(f"group:tpm:{MINUTE}")), repr(rpm_map)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_picks_match_litellm(seed: int, routing_mode):
+    rng = random.Random(seed)
+    state = random_state(rng, rng.choice([1, 2, 5, 20, 60]))
+    for _ in range(4):
+        messages = rng.choice([None, [{"role": "user", "content": "hello " * rng.randrange(1, 3000)}]])
+        expected = pick(routing_usage._original, state, messages)
+        got = pick(LowestTPMLoggingHandler.get_available_deployments, state, messages)
+        assert got == expected
+    assert fast_litellm.stats()["routing"]["calls_rust"] == 4
+
+
+class Id(str):
+    """An id whose equality LiteLLM's scan uses: equal to every str that starts like it."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, str) and other.startswith(str.__str__(self))
+
+    __hash__ = str.__hash__
+
+
+@pytest.mark.parametrize(
+    "tpm_map",
+    [
+        {1: 0, "a": 5},  # a key no id equals
+        {Id("a"): 0, "b": 1},  # a key equal to several ids by its own __eq__
+        {"a": None},  # tpm None: TypeError on both sides
+        {"a": "5"},  # str + int: TypeError on both sides
+        {"a": 3, "ab": 1},
+        {},
+        [("a", 1)],  # not a dict: .items() missing, AttributeError on both sides
+    ],
+)
+def test_odd_maps_match_litellm(tpm_map, routing_mode):
+    deployments = [{"model_info": {"id": "a"}, "litellm_params": {"tpm": 10}}, {"model_info": {"id": "ab"}}]
+    state = (deployments, tpm_map, {"ab": 3})
+    assert pick(LowestTPMLoggingHandler.get_available_deployments, state, None) == pick(
+        routing_usage._original, state, None
+    )
+
+
+def test_not_plain_deployments_take_litellm_path(routing_mode):
+    method = LowestTPMLoggingHandler.get_available_deployments
+    handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
+    with pytest.raises(KeyError):  # LiteLLM's own error for a deployment without model_info
+        method(handler, "group", [{"litellm_params": {}}])
+    numeric_ids = [{"model_info": {"id": 1}, "litellm_params": {}}]
+    assert method(handler, "group", numeric_ids) is numeric_ids[0]
+    assert fast_litellm.stats()["routing"]["calls_rust"] == 0
+    routing_mode("python")
+    plain = [{"model_info": {"id": "a"}}]
+    assert method(handler, "group", plain) is plain[0]
+    assert fast_litellm.stats()["routing"]["calls_rust"] == 0
+
+
+def test_same_log_calls_and_service_target(routing_mode):
+    deployments = [{"model_info": {"id": "a"}}, {"model_info": {"id": "b"}}]
+    seen = []
+    for method in (routing_usage._original, LowestTPMLoggingHandler.get_available_deployments):
+        handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
+        logger = mock.Mock()
+        logger.debug.side_effect = lambda *args, method=method: seen.append(
+            (method, args[0], litellm._internal_context.current_service_target())
+        )
+        with (
+            mock.patch.object(lowest_tpm_rpm, "verbose_router_logger", logger),
+            mock.patch.object(lowest_tpm_rpm, "print_verbose") as verbose,
+        ):
+            method(handler, "group", copy.deepcopy(deployments), [{"role": "user", "content": "hi"}])
+        assert verbose.call_args_list == [mock.call("returning picked lowest tpm/rpm deployment.")]
+    by_method = [[entry[1:] for entry in seen if entry[0] is method] for method in {entry[0] for entry in seen}]
+    assert len(by_method) == 2 and by_method[0] == by_method[1] and len(by_method[0]) == 3
+
+
+def test_router_picks_match_litellm(routing_mode):
+    """Through `Router`, sync and async, with successes logged between picks."""
+    rng = random.Random(5)
+    model_list = [
+        {
+            "model_name": "group",
+            "litellm_params": {"model": "openai/gpt-4o", "api_key": "k", "tpm": rng.choice([None, 500, 50_000])},
+            "model_info": {"id": f"d-{index}"},
+        }
+        for index in range(30)
+    ]
+
+    def picks(mode: str) -> list[str]:
+        routing_mode(mode)
+        router = litellm.Router(model_list=model_list, routing_strategy="usage-based-routing")
+        chosen = []
+        loop = asyncio.new_event_loop()
+        for index in range(30):
+            messages = [{"role": "user", "content": "word " * (index * 37 % 400)}]
+            if index % 2:
+                deployment = router.get_available_deployment(model="group", messages=messages)
+            else:
+                pick = router.async_get_available_deployment(model="group", messages=messages, request_kwargs={})
+                deployment = loop.run_until_complete(pick)
+            chosen.append(deployment["model_info"]["id"])
+            # What the success hook records: this deployment's tokens in the minute's tpm map.
+            key = f"group:tpm:{FrozenDatetime.now().strftime('%H-%M')}"
+            tpm_map = router.cache.get_cache(key) or {}
+            tpm_map[deployment["model_info"]["id"]] = tpm_map.get(deployment["model_info"]["id"], 0) + 100 + index
+            router.cache.set_cache(key, tpm_map)
+        loop.close()
+        return chosen
+
+    assert picks("python") == picks("auto")
+
+
+def test_threads_pick_while_the_map_changes(routing_mode):
+    """8 threads pick on one handler while another rewrites the cached tpm map, as success hooks do."""
+    routing_mode("rust")
+    handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
+    deployments = [{"model_info": {"id": f"d-{index}"}, "litellm_params": {"tpm": 10_000}} for index in range(50)]
+    key = f"group:tpm:{MINUTE}"
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    barrier = threading.Barrier(9)
+
+    def picker() -> None:
+        barrier.wait()
+        try:
+            for _ in range(300):
+                chosen = handler.get_available_deployments("group", deployments)
+                assert chosen is None or chosen in deployments
+        except BaseException as error:  # collected and re-raised by the test
+            errors.append(error)
+
+    def writer() -> None:
+        barrier.wait()
+        rng = random.Random(1)
+        while not stop.is_set():
+            tpm_map = handler.router_cache.get_cache(key) or {}
+            tpm_map[f"d-{rng.randrange(60)}"] = rng.randrange(20_000)
+            handler.router_cache.set_cache(key, tpm_map)
+
+    threads = [threading.Thread(target=picker) for _ in range(8)]
+    changer = threading.Thread(target=writer)
+    for thread in [*threads, changer]:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stop.set()
+    changer.join()
+    assert errors == []
+    assert fast_litellm.stats()["routing"]["calls_rust"] > 0  # exact only under the GIL
