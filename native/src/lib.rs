@@ -12,6 +12,7 @@ mod memory_cache;
 mod messages;
 mod router_core;
 mod routing;
+mod routing_busy;
 mod routing_usage;
 mod tokens;
 
@@ -29,5 +30,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing::register(m)?;
     router_core::register(m)?;
     routing_usage::register(m)?;
+    routing_busy::register(m)?;
     Ok(())
 }

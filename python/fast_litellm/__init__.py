@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, cache, proxy, router_core, routing, routing_usage, tokens
+from fast_litellm import _native, _policy, cache, proxy, router_core, routing, routing_busy, routing_usage, tokens
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -55,12 +55,13 @@ _patcher = Patcher(
         ),
         ComponentPatch(
             component="routing",
-            prepare=lambda: (routing.install(), routing_usage.install(), router_core.install()),
+            prepare=lambda: (routing.install(), routing_usage.install(), routing_busy.install(), router_core.install()),
             release=router_core.release,
             after=frozenset({"litellm"}),
             targets=[
                 Target("routing", routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
                 Target("routing", routing_usage.MODULE, routing_usage.TARGET, routing_usage.lowest_tpm_pick),
+                Target("routing", routing_busy.MODULE, routing_busy.TARGET, routing_busy.least_busy_select),
                 *(Target("routing", module, name, replacement) for module, name, replacement in router_core.targets()),
             ],
         ),

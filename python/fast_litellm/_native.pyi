@@ -189,3 +189,14 @@ def lowest_tpm_pick(
     """Usage-based routing (v1) after its cache reads: the tpm map filled in place with 0 for the
     deployments it lacks, then the lowest-tpm deployment within its tpm and rpm limits (the first
     in map order), or None."""
+
+def least_busy_pass(
+    store: object,
+    ids: tuple[str, ...],
+    counts: tuple[object, ...],
+    now: object,
+    picks_adapter: object,
+    ttl: object,
+) -> tuple[tuple[tuple[object, ...], ...], int]:
+    """Least-busy routing's per-deployment pass: the unexpired reservations read from `store` per
+    deployment, and the index of the first deployment with the fewest in flight plus reserved."""
