@@ -1,17 +1,21 @@
-"""Latency-based routing picks: LiteLLM's against fast-litellm's, same process, interleaved.
+"""Routing picks through `Router`: LiteLLM's against fast-litellm's, same process, interleaved.
 
-    python benchmarks/bench_routing.py [--counts 1,5,10,50,200,1000] [--json out.json]
+    python benchmarks/bench_routing.py [--strategies latency-based-routing,...]
+        [--counts 1,5,10,50,200,1000] [--json out.json]
 
-Per deployment count: a `Router` with latency-based routing whose latency map holds ten samples
-and a current-minute usage bucket per deployment. Measured through `Router.get_available_deployment`
-(sync) and `async_get_available_deployment` (one event loop, awaited in a loop), with the routing
-component in `python` mode (LiteLLM's pick) and `auto` (fast-litellm's), alternating; best round.
+Per strategy and deployment count: a `Router` whose strategy state holds traffic for every
+deployment (latency: ten samples and a current-minute usage bucket; usage v1 and v2: this
+minute's tpm/rpm counters; least-busy: in-flight counts). Measured through
+`Router.get_available_deployment` (sync) and `async_get_available_deployment` (one event loop,
+awaited in a loop), with the routing component in `python` mode (LiteLLM's code throughout) and
+`auto` (fast-litellm's), alternating; best round.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime
 import json
 import os
 import random
@@ -24,27 +28,50 @@ import litellm  # noqa: E402
 
 import fast_litellm  # noqa: E402
 
+STRATEGIES = ("latency-based-routing", "usage-based-routing", "usage-based-routing-v2", "least-busy", "simple-shuffle")
 
-def make_router(count: int) -> litellm.Router:
+
+def make_router(count: int, strategy: str = "latency-based-routing") -> litellm.Router:
     model_list = [
         {
             "model_name": "group",
-            "litellm_params": {"model": "openai/gpt-4o", "api_key": "k", "api_base": f"http://upstream-{index}"},
+            "litellm_params": {
+                "model": "openai/gpt-4o",
+                "api_key": "k",
+                "api_base": f"http://upstream-{index}",
+                "tpm": 1_000_000,
+                "rpm": 10_000,
+            },
             "model_info": {"id": f"deployment-{index}"},
         }
         for index in range(count)
     ]
-    router = litellm.Router(model_list=model_list, routing_strategy="latency-based-routing")
+    router = litellm.Router(model_list=model_list, routing_strategy=strategy)
     rng = random.Random(count)
-    minute = "2026-12-04-10-30"
-    latency_map = {
-        f"deployment-{index}": {
-            "latency_normalized": [rng.uniform(0.01, 0.5) for _ in range(10)],
-            minute: {"tpm": rng.randrange(1000), "rpm": rng.randrange(10)},
+    ids = [f"deployment-{index}" for index in range(count)]
+    now = datetime.datetime.now()
+    if strategy == "latency-based-routing":
+        minute = now.strftime("%Y-%m-%d-%H-%M")
+        latency_map = {
+            id_: {
+                "latency_normalized": [rng.uniform(0.01, 0.5) for _ in range(10)],
+                minute: {"tpm": rng.randrange(1000), "rpm": rng.randrange(10)},
+            }
+            for id_ in ids
         }
-        for index in range(count)
-    }
-    router.cache.set_cache("group_map", latency_map, ttl=3600)
+        router.cache.set_cache("group_map", latency_map, ttl=3600)
+    elif strategy == "usage-based-routing":
+        minute = now.strftime("%H-%M")
+        router.cache.set_cache(f"group:tpm:{minute}", {id_: rng.randrange(10_000) for id_ in ids}, ttl=3600)
+        router.cache.set_cache(f"group:rpm:{minute}", {id_: rng.randrange(100) for id_ in ids}, ttl=3600)
+    elif strategy == "usage-based-routing-v2":
+        minute = datetime.datetime.now(datetime.timezone.utc).strftime("%H-%M")
+        for id_ in ids:
+            router.cache.set_cache(f"{id_}:openai/gpt-4o:tpm:{minute}", rng.randrange(10_000), ttl=3600)
+            router.cache.set_cache(f"{id_}:openai/gpt-4o:rpm:{minute}", rng.randrange(100), ttl=3600)
+    elif strategy == "least-busy":
+        for id_ in ids:
+            router.cache.set_cache(f"group_request_count:{id_}", rng.randrange(5), local_only=True)
     return router
 
 
@@ -57,6 +84,7 @@ def per_pick_us(call: Any, picks: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
     parser.add_argument("--counts", default="1,5,10,50,200,1000")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--json", help="write the results here")
@@ -64,9 +92,11 @@ def main() -> None:
     messages = [{"role": "user", "content": "Which deployment answers fastest?"}]
     loop = asyncio.new_event_loop()
     results = []
-    print(f"{'deployments':>11s} {'path':5s} {'LiteLLM µs':>11s} {'fast µs':>9s} {'ratio':>6s}")
-    for count in (int(value) for value in args.counts.split(",")):
-        router = make_router(count)
+    print(f"{'strategy':23s} {'deployments':>11s} {'path':5s} {'LiteLLM µs':>11s} {'fast µs':>9s} {'ratio':>6s}")
+    for strategy, count in (
+        (strategy, int(value)) for strategy in args.strategies.split(",") for value in args.counts.split(",")
+    ):
+        router = make_router(count, strategy)
         picks = max(3, min(2000, 20_000 // count))
 
         def sync_pick(router: litellm.Router = router) -> Any:
@@ -85,8 +115,19 @@ def main() -> None:
                     best[mode] = min(best[mode], per_pick_us(call, picks))
             fast_litellm.set_mode("routing", "auto")
             ratio = best["python"] / best["auto"]
-            results.append({"deployments": count, "path": path, "litellm_us": best["python"], "fast_us": best["auto"]})
-            print(f"{count:11d} {path:5s} {best['python']:11.1f} {best['auto']:9.1f} {ratio:5.1f}x", flush=True)
+            results.append(
+                {
+                    "strategy": strategy,
+                    "deployments": count,
+                    "path": path,
+                    "litellm_us": best["python"],
+                    "fast_us": best["auto"],
+                }
+            )
+            print(
+                f"{strategy:23s} {count:11d} {path:5s} {best['python']:11.1f} {best['auto']:9.1f} {ratio:5.1f}x",
+                flush=True,
+            )
     loop.close()
     if args.json:
         with open(args.json, "w") as handle:

@@ -236,3 +236,149 @@ def test_threads_pick_while_the_map_changes(routing_mode):
     changer.join()
     assert errors == []
     assert fast_litellm.stats()["routing"]["calls_rust"] > 0  # exact only under the GIL
+
+
+# Usage-based routing v2.
+
+from litellm.router_strategy import lowest_tpm_rpm_v2  # noqa: E402
+from litellm.router_strategy.lowest_tpm_rpm_v2 import LowestTPMLoggingHandler_v2  # noqa: E402
+
+
+class EntryLike(dict):
+    """Like LiteLLM's model-list entries: a dict subclass overriding only a mutator."""
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        super().__setitem__(key, value)
+
+
+class OwnGet(dict):
+    def get(self, key: Any, default: Any = None) -> Any:
+        return "own-" + str(super().get(key, default))
+
+
+def random_v2_deployment(rng: random.Random, index: int, native_only: bool) -> Any:
+    """A deployment; with `native_only`, only of the kinds the native keys take."""
+    deployment: Any = random_deployment(rng, index)
+    deployment["litellm_params"]["model"] = rng.choice(["openai/gpt-4o", "azure/x:y", None, 7])
+    roll = rng.random()
+    if native_only and roll < 0.1:
+        deployment["model_info"]["id"] = rng.choice([index, None, "a:b", "中😀"])
+    elif native_only and roll < 0.2:
+        deployment = EntryLike(deployment)
+    elif native_only and roll < 0.25:
+        deployment = ("not", "a", "dict")
+    elif native_only:
+        pass
+    elif roll < 0.05:
+        deployment["model_info"]["id"] = rng.choice([index, None, True, 2.5, "a:b", "\ud800"])
+    elif roll < 0.08:
+        del deployment["model_info"]
+    elif roll < 0.1:
+        deployment["model_info"] = None
+    elif roll < 0.15:
+        deployment = EntryLike(deployment)
+    elif roll < 0.17:
+        deployment = OwnGet(deployment)
+    elif roll < 0.19:
+        deployment = ("not", "a", "dict")
+    return deployment
+
+
+def v2_outcome(function: Any, *args: Any) -> Any:
+    try:
+        return "returned", repr(function(*args))
+    except Exception as error:  # the exception's type is part of the behaviour compared
+        return "raised", type(error).__name__
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_v2_counter_keys_match_litellm(seed, routing_mode):
+    rng = random.Random(seed)
+    handler = LowestTPMLoggingHandler_v2(router_cache=litellm.DualCache())
+    native_only = seed % 2 == 0
+    deployments = [random_v2_deployment(rng, index, native_only) for index in range(rng.choice([0, 1, 5, 30]))]
+    assert v2_outcome(LowestTPMLoggingHandler_v2.usage_counter_keys, handler, deployments) == v2_outcome(
+        routing_usage._v2_original_keys, handler, deployments
+    )
+    if native_only:  # answered natively: no call of LiteLLM's method
+        with mock.patch.object(routing_usage, "_v2_original_keys", side_effect=AssertionError):
+            LowestTPMLoggingHandler_v2.usage_counter_keys(handler, deployments)
+
+
+def random_counters(rng: random.Random, keys: list[str]) -> list[Any]:
+    return [rng.choice([None, None, 0, 1, 40, 999, 5_000, 2.5, float("inf")]) for _ in keys]
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_v2_checks_match_litellm(seed, routing_mode):
+    rng = random.Random(seed)
+    handler = LowestTPMLoggingHandler_v2(router_cache=litellm.DualCache())
+    deployments = [random_deployment(rng, index) for index in range(rng.choice([1, 2, 5, 20, 60]))]
+    for deployment in deployments:
+        if rng.random() < 0.1:
+            deployment["model_info"]["id"] += ":suffix"  # ids holding ":" are cut by LiteLLM's split
+    tpm_keys, rpm_keys = routing_usage._v2_original_keys(handler, deployments)
+    if rng.random() < 0.2:
+        tpm_keys.append("gone:openai/gpt-4o:tpm:10-30")
+    for _ in range(4):
+        tpm_values: Any = random_counters(rng, tpm_keys)
+        rpm_values: Any = random_counters(rng, rpm_keys)
+        if rng.random() < 0.05:
+            tpm_values = tpm_values[:-1]  # shorter than the keys: IndexError on both sides
+        if rng.random() < 0.05:
+            rpm_values = None
+        messages = rng.choice([None, [{"role": "user", "content": "hello " * rng.randrange(1, 3000)}]])
+        arguments = ("group", deployments, tpm_keys, tpm_values, rpm_keys, rpm_values, messages)
+        random.seed(seed)
+        expected = v2_outcome(routing_usage._v2_original_checks, handler, *arguments)
+        expected_next = random.random()
+        random.seed(seed)
+        got = v2_outcome(LowestTPMLoggingHandler_v2._common_checks_available_deployment, handler, *arguments)
+        assert (got, random.random()) == (expected, expected_next)
+
+
+def test_v2_replaced_potential_takes_litellm_path(routing_mode):
+    handler = LowestTPMLoggingHandler_v2(router_cache=litellm.DualCache())
+    deployments = [{"model_info": {"id": "a"}, "litellm_params": {"model": "m"}}]
+    keys = routing_usage._v2_original_keys(handler, deployments)
+    with mock.patch.object(LowestTPMLoggingHandler_v2, "_return_potential_deployments", return_value=[]) as potential:
+        assert handler._common_checks_available_deployment("group", deployments, keys[0], [0], keys[1], [0]) is None
+    assert potential.call_count == 1
+    assert fast_litellm.stats()["routing"]["calls_rust"] == 0
+
+
+def test_v2_router_picks_match_litellm(routing_mode, monkeypatch):
+    """Through `Router`, sync and async, with each pick's usage recorded as the success hook does."""
+    rng = random.Random(9)
+    model_list = [
+        {
+            "model_name": "group",
+            "litellm_params": {"model": "openai/gpt-4o", "api_key": "k", "tpm": rng.choice([None, 900, 50_000])},
+            "model_info": {"id": f"d-{index}"},
+        }
+        for index in range(25)
+    ]
+    minute = FrozenDatetime.now().strftime("%H-%M")
+    monkeypatch.setattr(lowest_tpm_rpm_v2, "get_utc_datetime", FrozenDatetime.now)
+
+    def picks(mode: str) -> list[str]:
+        routing_mode(mode)
+        router = litellm.Router(model_list=model_list, routing_strategy="usage-based-routing-v2")
+        loop = asyncio.new_event_loop()
+        random.seed(3)
+        chosen = []
+        for index in range(30):
+            messages = [{"role": "user", "content": "word " * (index * 53 % 500)}]
+            if index % 2:
+                deployment = router.get_available_deployment(model="group", messages=messages)
+            else:
+                pick = router.async_get_available_deployment(model="group", messages=messages, request_kwargs={})
+                deployment = loop.run_until_complete(pick)
+            id_ = deployment["model_info"]["id"]
+            chosen.append(id_)
+            key = f"{id_}:openai/gpt-4o:tpm:{minute}"
+            router.cache.set_cache(key, (router.cache.get_cache(key) or 0) + 60 + index)
+        loop.close()
+        return chosen
+
+    assert picks("python") == picks("auto")

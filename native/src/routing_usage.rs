@@ -1,15 +1,18 @@
-//! Usage-based routing, v1 (`LowestTPMLoggingHandler.get_available_deployments` of LiteLLM
-//! 1.110.2): the pass over the minute's tpm map, natively, on the router's own Python objects.
+//! Usage-based routing of LiteLLM 1.110.2, natively, on the router's own Python objects.
 //!
-//! LiteLLM looks each tpm-map entry's deployment up by scanning every healthy deployment
-//! (quadratic in the deployment count). Here the deployments are indexed by id once; entries
-//! keyed by anything but an exact str are still matched by `==` against every id, as LiteLLM
-//! does. Limits, comparisons and the map's in-place filling are the same Python operations in
-//! LiteLLM's order: same values, same exceptions. No Rust lock exists here.
+//! * v1 (`LowestTPMLoggingHandler.get_available_deployments`): LiteLLM looks each tpm-map
+//!   entry's deployment up by scanning every healthy deployment (quadratic in the deployment
+//!   count). Here the deployments are indexed by id once; entries keyed by anything but an exact
+//!   str are still matched by `==` against every id, as LiteLLM does.
+//! * v2 (`LowestTPMLoggingHandler_v2`): the counter keys of every deployment, the tpm/rpm maps
+//!   built from the counters read, and the pass collecting the lowest-tpm deployments.
+//!
+//! Limits, comparisons and the maps' filling are the same Python operations in LiteLLM's order:
+//! same values, same exceptions. No Rust lock exists here.
 
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyList, PyString};
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString};
 
 use crate::routing::{get, plain_id};
 
@@ -158,8 +161,214 @@ fn lowest_tpm_pick<'py>(
     Ok(picked)
 }
 
+/// The text an f-string gives a counter-key part: exact strs as they are, None and exact ints
+/// as `str()` gives them; None for anything else (LiteLLM's own formatting then runs).
+fn key_part(value: &Bound<'_, PyAny>) -> Option<String> {
+    if value.is_none() {
+        return Some("None".to_owned());
+    }
+    if let Ok(text) = value.cast_exact::<PyString>() {
+        return text.to_cow().ok().map(|text| text.into_owned());
+    }
+    if value.is_exact_instance_of::<PyInt>() {
+        return value
+            .str()
+            .ok()?
+            .to_cow()
+            .ok()
+            .map(|text| text.into_owned());
+    }
+    None
+}
+
+/// `value` as a dict whose `get` is `dict.get` (exact dicts, and subclasses such as LiteLLM's
+/// model-list entries that override only the mutators): `get` then reads the dict's own items.
+fn plain_get_dict<'a, 'py>(
+    value: &'a Bound<'py, PyAny>,
+    dict_get: &Bound<'py, PyAny>,
+) -> PyResult<Option<&'a Bound<'py, PyDict>>> {
+    let Ok(dict) = value.cast::<PyDict>() else {
+        return Ok(None);
+    };
+    if value.is_exact_instance_of::<PyDict>()
+        || value
+            .get_type()
+            .getattr(intern!(value.py(), "get"))?
+            .is(dict_get)
+    {
+        return Ok(Some(dict));
+    }
+    Ok(None)
+}
+
+/// `m.get(name, {}).get(field)` for dicts with `dict.get`; None when another `get` would run.
+fn nested_field<'py>(
+    deployment: &Bound<'py, PyDict>,
+    name: &Bound<'py, PyString>,
+    field: &Bound<'py, PyString>,
+    dict_get: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = deployment.py();
+    let Some(nested) = deployment.get_item(name)? else {
+        return Ok(Some(py.None().into_bound(py))); // `{}.get(field)`
+    };
+    let Some(nested) = plain_get_dict(&nested, dict_get)? else {
+        return Ok(None);
+    };
+    Ok(Some(
+        nested
+            .get_item(field)?
+            .unwrap_or_else(|| py.None().into_bound(py)),
+    ))
+}
+
+/// `usage_counter_keys` (v2) once the minute is known: `<id>:<model>:tpm:<minute>` and
+/// `<id>:<model>:rpm:<minute>` for every dict deployment. None, for LiteLLM's own method, unless
+/// `healthy` is a list of dicts with `dict.get` (or non-dicts, which LiteLLM skips) whose
+/// `model_info` and `litellm_params` are too, and whose id and model are strs, ints or None.
+#[pyfunction]
+fn usage_counter_keys<'py>(
+    healthy: &Bound<'py, PyAny>,
+    minute: &str,
+) -> PyResult<Option<(Bound<'py, PyList>, Bound<'py, PyList>)>> {
+    let py = healthy.py();
+    let Ok(healthy) = healthy.cast_exact::<PyList>() else {
+        return Ok(None);
+    };
+    let (model_info, id) = (intern!(py, "model_info"), intern!(py, "id"));
+    let (litellm_params, model) = (intern!(py, "litellm_params"), intern!(py, "model"));
+    let dict_get = py.get_type::<PyDict>().getattr(intern!(py, "get"))?;
+    let (tpm_keys, rpm_keys) = (PyList::empty(py), PyList::empty(py));
+    for deployment in healthy.iter() {
+        if !deployment.is_instance_of::<PyDict>() {
+            continue; // LiteLLM skips what is not a dict
+        }
+        let Some(deployment) = plain_get_dict(&deployment, &dict_get)? else {
+            return Ok(None); // a dict subclass with its own `get`
+        };
+        let parts = (
+            nested_field(deployment, model_info, id, &dict_get)?,
+            nested_field(deployment, litellm_params, model, &dict_get)?,
+        );
+        let (Some(id), Some(model)) = parts else {
+            return Ok(None);
+        };
+        let (Some(id), Some(model)) = (key_part(&id), key_part(&model)) else {
+            return Ok(None);
+        };
+        tpm_keys.append(format!("{id}:{model}:tpm:{minute}"))?;
+        rpm_keys.append(format!("{id}:{model}:rpm:{minute}"))?;
+    }
+    Ok(Some((tpm_keys, rpm_keys)))
+}
+
+/// `key.split(":")[0]`.
+fn before_colon<'py>(key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let py = key.py();
+    if let Ok(text) = key.cast_exact::<PyString>() {
+        if let Ok(text) = text.to_cow() {
+            let head = text.split(':').next().unwrap_or("");
+            return Ok(PyString::new(py, head).into_any());
+        }
+    }
+    key.call_method1(intern!(py, "split"), (":",))?.get_item(0)
+}
+
+/// `{keys[i].split(":")[0]: values[i] for i in range(len(keys))}`, filled in LiteLLM's order.
+fn counter_map<'py>(
+    keys: &Bound<'py, PyAny>,
+    values: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let map = PyDict::new(keys.py());
+    for index in 0..keys.len()? {
+        let id = before_colon(&keys.get_item(index)?)?;
+        map.set_item(id, values.get_item(index)?)?;
+    }
+    Ok(map)
+}
+
+/// The v2 tpm and rpm maps (id -> counter) from the counter keys and the values read for them.
+#[pyfunction]
+fn usage_v2_maps<'py>(
+    tpm_keys: &Bound<'py, PyAny>,
+    tpm_values: &Bound<'py, PyAny>,
+    rpm_keys: &Bound<'py, PyAny>,
+    rpm_values: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyDict>)> {
+    Ok((
+        counter_map(tpm_keys, tpm_values)?,
+        counter_map(rpm_keys, rpm_values)?,
+    ))
+}
+
+/// The rest of a v2 pick after the token count: the tpm map filled with 0 for deployments it
+/// lacks or holds None for, then `_return_potential_deployments`: the deployments within their
+/// tpm and rpm limits that share the lowest tpm, in map order.
+#[pyfunction]
+fn usage_v2_potential<'py>(
+    healthy: &Bound<'py, PyList>,
+    ids: &Bound<'py, PyList>,
+    tpm_map: &Bound<'py, PyDict>,
+    rpm_map: &Bound<'py, PyDict>,
+    input_tokens: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let py = healthy.py();
+    for id in ids.iter() {
+        let missing = match tpm_map.get_item(&id)? {
+            None => true,
+            Some(value) => value.is_none(),
+        };
+        if missing {
+            tpm_map.set_item(&id, 0)?;
+        }
+    }
+    let lookup = PyDict::new(py);
+    for (deployment, id) in healthy.iter().zip(ids.iter()) {
+        lookup.set_item(id, deployment)?;
+    }
+    let (tpm_name, rpm_name) = (intern!(py, "tpm"), intern!(py, "rpm"));
+    let mut lowest_tpm = PyFloat::new(py, f64::INFINITY).into_any();
+    let potential = PyList::empty(py);
+    for (item, item_tpm) in tpm_map
+        .items()
+        .iter()
+        .map(|entry| unpack_pair(&entry))
+        .collect::<PyResult<Vec<_>>>()?
+    {
+        let item = before_colon(&item)?;
+        let Some(deployment) = lookup.get_item(&item)? else {
+            continue;
+        };
+        if item_tpm.is_none() {
+            continue;
+        }
+        let deployment = deployment.cast_into::<PyDict>()?;
+        let tpm_limit = usage_limit(&deployment, tpm_name)?;
+        let rpm_limit = usage_limit(&deployment, rpm_name)?;
+        if item_tpm.add(input_tokens)?.gt(&tpm_limit)? {
+            continue;
+        }
+        if let Some(requests) = rpm_map.get_item(&item)? {
+            if !requests.is_none() && requests.add(1)?.ge(&rpm_limit)? {
+                continue;
+            }
+        }
+        if item_tpm.eq(&lowest_tpm)? {
+            potential.append(deployment)?;
+        } else if item_tpm.lt(&lowest_tpm)? {
+            lowest_tpm = item_tpm;
+            potential.call_method0(intern!(py, "clear"))?;
+            potential.append(deployment)?;
+        }
+    }
+    Ok(potential)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(plain_deployment_ids, m)?)?;
     m.add_function(wrap_pyfunction!(lowest_tpm_pick, m)?)?;
+    m.add_function(wrap_pyfunction!(usage_counter_keys, m)?)?;
+    m.add_function(wrap_pyfunction!(usage_v2_maps, m)?)?;
+    m.add_function(wrap_pyfunction!(usage_v2_potential, m)?)?;
     Ok(())
 }

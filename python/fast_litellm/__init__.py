@@ -28,6 +28,17 @@ _components: dict[str, Component] = {name: _OWN_COMPONENTS.get(name) or Componen
 # Components whose native implementation is not part of this release yet: always Python.
 _NOT_YET_NATIVE = {"rate_limit"}
 
+
+def _prepare_routing() -> None:
+    # LiteLLM imports the strategies' modules only when a router uses them; importing them here
+    # (after LiteLLM itself has loaded) lets the patch complete and the import hook go.
+    routing.install()
+    routing_usage.install()
+    routing_usage.install_v2()
+    routing_busy.install()
+    router_core.install()
+
+
 _patcher = Patcher(
     on_patched=lambda: proxy.announce(status),
     patches=[
@@ -55,14 +66,17 @@ _patcher = Patcher(
         ),
         ComponentPatch(
             component="routing",
-            prepare=lambda: (routing.install(), routing_usage.install(), routing_busy.install(), router_core.install()),
+            prepare=_prepare_routing,
             release=router_core.release,
             after=frozenset({"litellm"}),
             targets=[
-                Target("routing", routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
-                Target("routing", routing_usage.MODULE, routing_usage.TARGET, routing_usage.lowest_tpm_pick),
-                Target("routing", routing_busy.MODULE, routing_busy.TARGET, routing_busy.least_busy_select),
-                *(Target("routing", module, name, replacement) for module, name, replacement in router_core.targets()),
+                Target("routing", module, name, replacement)
+                for module, name, replacement in [
+                    (routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
+                    *routing_usage.targets(),
+                    (routing_busy.MODULE, routing_busy.TARGET, routing_busy.least_busy_select),
+                    *router_core.targets(),
+                ]
             ],
         ),
     ],

@@ -200,3 +200,23 @@ def least_busy_pass(
 ) -> tuple[tuple[tuple[object, ...], ...], int]:
     """Least-busy routing's per-deployment pass: the unexpired reservations read from `store` per
     deployment, and the index of the first deployment with the fewest in flight plus reserved."""
+
+def usage_counter_keys(healthy: object, minute: str) -> tuple[list[str], list[str]] | None:
+    """Usage-based routing v2's `<id>:<model>:tpm:<minute>` and `...:rpm:<minute>` keys of every
+    dict deployment; None unless every dict (and its `model_info` and `litellm_params`) reads
+    with `dict.get` and ids and models are strs, ints or None."""
+
+def usage_v2_maps(
+    tpm_keys: object, tpm_values: object, rpm_keys: object, rpm_values: object
+) -> tuple[dict[object, object], dict[object, object]]:
+    """Usage-based routing v2's id -> counter maps (the part of each key before its first `:`)."""
+
+def usage_v2_potential(
+    healthy: list[dict[str, object]],
+    ids: list[str],
+    tpm_map: dict[object, object],
+    rpm_map: dict[object, object],
+    input_tokens: object,
+) -> list[dict[str, object]]:
+    """Usage-based routing v2 after the token count: the tpm map filled with 0 where missing or
+    None, then the deployments within their limits sharing the lowest tpm, in map order."""

@@ -49,7 +49,7 @@ FRONT: Final = _FrontCalls()
 MODULE: Final = "litellm.caching.dual_cache"
 METHODS: Final = ("get_cache", "async_get_cache", "async_set_cache", "async_set_cache_pipeline")
 STORE_MODULE: Final = "litellm.caching.in_memory_cache"
-STORE_METHODS: Final = ("get_cache", "set_cache", "increment_cache", "batch_get_cache")
+STORE_METHODS: Final = ("get_cache", "set_cache", "increment_cache", "batch_get_cache", "async_batch_get_cache")
 
 # LiteLLM's methods and its logging module, bound by install().
 _logging: Any = None
@@ -192,6 +192,16 @@ def store_batch_get_cache(self: Any, keys: list[Any], **kwargs: Any) -> list[Any
             COMPONENT.rust_calls += 1
             return result  # type: ignore[no-any-return]
     return _store_litellm("batch_get_cache", self, keys, **kwargs)  # type: ignore[no-any-return]
+
+
+async def store_async_batch_get_cache(self: Any, keys: list[Any], **kwargs: Any) -> list[Any]:
+    # LiteLLM's async batch get is its sync loop (`self.get_cache` per key) inside a coroutine.
+    if not kwargs and (STORE.native or _store_native()):
+        result = STORE.batch_get(self, keys)
+        if result is not _UNHANDLED:
+            COMPONENT.rust_calls += 1
+            return result  # type: ignore[no-any-return]
+    return await _store_litellm("async_batch_get_cache", self, keys, **kwargs)  # type: ignore[no-any-return]
 
 
 def _front_for(cache: Any) -> bool:
