@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
 import json
 import os
-import random
 import time
 from typing import Any
 
@@ -27,52 +25,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm  # noqa: E402
 
 import fast_litellm  # noqa: E402
-
-STRATEGIES = ("latency-based-routing", "usage-based-routing", "usage-based-routing-v2", "least-busy", "simple-shuffle")
-
-
-def make_router(count: int, strategy: str = "latency-based-routing") -> litellm.Router:
-    model_list = [
-        {
-            "model_name": "group",
-            "litellm_params": {
-                "model": "openai/gpt-4o",
-                "api_key": "k",
-                "api_base": f"http://upstream-{index}",
-                "tpm": 1_000_000,
-                "rpm": 10_000,
-            },
-            "model_info": {"id": f"deployment-{index}"},
-        }
-        for index in range(count)
-    ]
-    router = litellm.Router(model_list=model_list, routing_strategy=strategy)
-    rng = random.Random(count)
-    ids = [f"deployment-{index}" for index in range(count)]
-    now = datetime.datetime.now()
-    if strategy == "latency-based-routing":
-        minute = now.strftime("%Y-%m-%d-%H-%M")
-        latency_map = {
-            id_: {
-                "latency_normalized": [rng.uniform(0.01, 0.5) for _ in range(10)],
-                minute: {"tpm": rng.randrange(1000), "rpm": rng.randrange(10)},
-            }
-            for id_ in ids
-        }
-        router.cache.set_cache("group_map", latency_map, ttl=3600)
-    elif strategy == "usage-based-routing":
-        minute = now.strftime("%H-%M")
-        router.cache.set_cache(f"group:tpm:{minute}", {id_: rng.randrange(10_000) for id_ in ids}, ttl=3600)
-        router.cache.set_cache(f"group:rpm:{minute}", {id_: rng.randrange(100) for id_ in ids}, ttl=3600)
-    elif strategy == "usage-based-routing-v2":
-        minute = datetime.datetime.now(datetime.timezone.utc).strftime("%H-%M")
-        for id_ in ids:
-            router.cache.set_cache(f"{id_}:openai/gpt-4o:tpm:{minute}", rng.randrange(10_000), ttl=3600)
-            router.cache.set_cache(f"{id_}:openai/gpt-4o:rpm:{minute}", rng.randrange(100), ttl=3600)
-    elif strategy == "least-busy":
-        for id_ in ids:
-            router.cache.set_cache(f"group_request_count:{id_}", rng.randrange(5), local_only=True)
-    return router
+from fast_litellm._workloads import STRATEGIES, make_router  # noqa: E402
 
 
 def per_pick_us(call: Any, picks: int) -> float:

@@ -34,7 +34,12 @@ def test_calibrate_writes_a_valid_policy_for_this_host(tmp_path: Path, tiny_budg
     for points in tokens["measurements"].values():
         assert len(points) == 3
         assert all(point["samples"] >= 3 and point["auto_p50_ns"] > 0 for point in points)
-    assert "calibrate 1/12" in stream.getvalue()  # plain lines when not a terminal
+    routing = policy["components"]["routing"]
+    assert set(routing["thresholds"]) == {"latency", "usage", "usage_v2", "least_busy"}
+    for points in routing["measurements"].values():
+        assert [point["size"] for point in points] == [1, 5, 50]
+    steps = 2 * 3 * len(calibrate.LADDERS)
+    assert f"calibrate 1/{steps}: tokens/text 1 characters" in stream.getvalue()  # plain lines, no terminal
     info = _policy.load_into(
         {"tokens": fast_litellm._components["tokens"].__class__("tokens")}, {"FAST_LITELLM_POLICY": str(path)}
     )
@@ -73,8 +78,9 @@ def test_report_renders_every_class_with_curves_and_tables(tmp_path: Path, tiny_
     )
     out = report.write(tmp_path / "report.html", policy_path, bench)
     html = out.read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 2
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 6
     assert "messages (size = messages)" in html and "text (size = characters)" in html
+    assert "latency (size = deployments)" in html and "least_busy (size = deployments)" in html
     assert "auto vs best" in html and "test_text[rust]" in html
     assert "<script" not in html
 

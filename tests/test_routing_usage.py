@@ -382,3 +382,20 @@ def test_v2_router_picks_match_litellm(routing_mode, monkeypatch):
         return chosen
 
     assert picks("python") == picks("auto")
+
+
+def test_auto_follows_the_calibrated_threshold(routing_mode):
+    """Below its threshold `auto` runs LiteLLM's pick; from it on, the native one."""
+    component = fast_litellm._components["routing"]
+    saved = dict(component.thresholds)
+    component.thresholds = {**saved, "usage": 10}
+    try:
+        handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
+        for count, native in ((3, False), (9, False), (10, True), (40, True)):
+            fast_litellm.reset_stats()
+            deployments = [{"model_info": {"id": f"d-{index}"}} for index in range(count)]
+            assert handler.get_available_deployments("group", deployments) is deployments[0]
+            stats = fast_litellm.stats()["routing"]
+            assert (stats["calls_rust"], stats["calls_python"]) == ((1, 0) if native else (0, 1))
+    finally:
+        component.thresholds = saved

@@ -1,7 +1,8 @@
 """`fast-litellm calibrate`: measure on this host where native beats LiteLLM, write a policy.
 
 For each accelerated component and payload class, calls go through LiteLLM's public entry point
-(`litellm.token_counter`, patched), so the FFI crossing and argument conversion are measured.
+(`litellm.token_counter`, `Router.get_available_deployment`, patched), so the FFI crossing and
+argument conversion are measured.
 At every ladder size, Python and native calls alternate on inputs never seen before and land in
 HdrHistograms. The crossover (smallest size from which native wins consistently by the safety
 margin) becomes the threshold; a second pass then measures Python, native and `auto` with that
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from fast_litellm import _host, _native, _policy
-from fast_litellm._workloads import ColdInputs
+from fast_litellm._workloads import ColdInputs, make_router
 
 MARGIN = 0.05
 MODEL = "gpt-4o"
@@ -35,6 +36,8 @@ class Ladder:
     quick_sizes: tuple[int, ...]
     # (size, inputs) -> a call with fresh input, ready to time
     make_call: Callable[[int, ColdInputs], Callable[[], object]]
+    # This ladder's share of the budget's time per point (routing points are long and many).
+    budget_scale: float = 1.0
 
 
 def _token_text_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
@@ -49,6 +52,36 @@ def _token_chat_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
 
     messages = inputs.chat(size)
     return lambda: litellm.token_counter(model=MODEL, messages=messages)
+
+
+class _Routers:
+    """One router per strategy and deployment count, built once (a 1,000-deployment router takes
+    seconds to build) and released when calibration ends."""
+
+    def __init__(self) -> None:
+        self.built: dict[tuple[str, int], Any] = {}
+
+    def pick_call(self, strategy: str, size: int, inputs: ColdInputs) -> Callable[[], object]:
+        router = self.built.get((strategy, size))
+        if router is None:
+            router = self.built[strategy, size] = make_router(size, strategy)
+        messages = [{"role": "user", "content": inputs.text(48)}]  # each pick counts fresh tokens
+        return lambda: router.get_available_deployment(model="group", messages=messages)
+
+
+_ROUTERS = _Routers()
+
+
+def _routing_ladder(payload_class: str, strategy: str) -> Ladder:
+    return Ladder(
+        "routing",
+        payload_class,
+        "deployments",
+        sizes=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+        quick_sizes=(1, 5, 50, 200),
+        make_call=lambda size, inputs: _ROUTERS.pick_call(strategy, size, inputs),
+        budget_scale=0.4,
+    )
 
 
 LADDERS = (
@@ -68,6 +101,12 @@ LADDERS = (
         quick_sizes=(1, 2, 10, 50, 500),
         make_call=_token_chat_call,
     ),
+    # Routing: a pick through `Router.get_available_deployment` per strategy. Python is LiteLLM's
+    # code throughout; native also covers the router core's per-candidate glue.
+    _routing_ladder("latency", "latency-based-routing"),
+    _routing_ladder("usage", "usage-based-routing"),
+    _routing_ladder("usage_v2", "usage-based-routing-v2"),
+    _routing_ladder("least_busy", "least-busy"),
 )
 
 SIDE_MODES = {"python": "python", "native": "rust", "auto": "auto"}
@@ -111,10 +150,9 @@ def measure_point(
     histograms = {side: _native.LatencyHistogram() for side in sides}
     started, reps = time.monotonic(), 0
     saved_mode = component.mode
+    seconds = budget.seconds_per_point * ladder.budget_scale
     try:
-        while reps < budget.min_reps or (
-            reps < budget.max_reps and time.monotonic() - started < budget.seconds_per_point
-        ):
+        while reps < budget.min_reps or (reps < budget.max_reps and time.monotonic() - started < seconds):
             for offset in range(len(sides)):
                 side = sides[(reps + offset) % len(sides)]
                 call = ladder.make_call(size, inputs)
@@ -202,6 +240,7 @@ def run(quick: bool, out: Path | None, stream: Any = None) -> Path:
         "selector_overhead_ns": round(selector_overhead_ns(components["tokens"]), 1),
         "components": policy_components,
     }
+    _ROUTERS.built.clear()
     fast_litellm.reset_stats()
     path = out or _policy.default_path()
     _policy.write_policy(path, policy)

@@ -11,7 +11,11 @@ from typing import Any
 
 from fast_litellm import _native, _policy
 
-UNITS = {"text": "characters", "messages": "messages"}
+UNITS = {
+    "text": "characters",
+    "messages": "messages",
+    **{routing: "deployments" for routing in ("latency", "usage", "usage_v2", "least_busy")},
+}
 
 
 def build(
