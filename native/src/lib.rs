@@ -13,6 +13,7 @@ mod messages;
 mod router_core;
 mod routing;
 mod routing_busy;
+mod routing_cost;
 mod routing_usage;
 mod tokens;
 
@@ -31,5 +32,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     router_core::register(m)?;
     routing_usage::register(m)?;
     routing_busy::register(m)?;
+    routing_cost::register(m)?;
     Ok(())
 }

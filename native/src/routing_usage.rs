@@ -58,7 +58,7 @@ fn usage_limit<'py>(
 }
 
 /// The deployment an entry of the tpm map names: the last healthy deployment whose id equals it.
-fn deployment_for<'py>(
+pub(crate) fn deployment_for<'py>(
     item: &Bound<'py, PyAny>,
     index: &Bound<'py, PyDict>,
     healthy: &Bound<'py, PyList>,
@@ -81,7 +81,9 @@ fn deployment_for<'py>(
 }
 
 /// `item, value = entry`, for tuples and any other iterable of two.
-fn unpack_pair<'py>(entry: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+pub(crate) fn unpack_pair<'py>(
+    entry: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
     if let Ok(pair) = entry.extract::<(Bound<'py, PyAny>, Bound<'py, PyAny>)>() {
         return Ok(pair);
     }

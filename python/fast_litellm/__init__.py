@@ -13,7 +13,18 @@ import os
 import sys
 from typing import Any
 
-from fast_litellm import _native, _policy, cache, proxy, router_core, routing, routing_busy, routing_usage, tokens
+from fast_litellm import (
+    _native,
+    _policy,
+    cache,
+    proxy,
+    router_core,
+    routing,
+    routing_busy,
+    routing_cost,
+    routing_usage,
+    tokens,
+)
 from fast_litellm._component import COMPONENTS, MODES, Component, parse_mode
 from fast_litellm._patching import ComponentPatch, Patcher, Target
 
@@ -36,6 +47,7 @@ def _prepare_routing() -> None:
     routing_usage.install()
     routing_usage.install_v2()
     routing_busy.install()
+    routing_cost.install()
     router_core.install()
 
 
@@ -75,6 +87,7 @@ _patcher = Patcher(
                     (routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
                     *routing_usage.targets(),
                     (routing_busy.MODULE, routing_busy.TARGET, routing_busy.least_busy_select),
+                    (routing_cost.MODULE, routing_cost.TARGET, routing_cost.lowest_cost_pick),
                     *router_core.targets(),
                 ]
             ],

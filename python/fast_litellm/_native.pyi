@@ -220,3 +220,15 @@ def usage_v2_potential(
 ) -> list[dict[str, object]]:
     """Usage-based routing v2 after the token count: the tpm map filled with 0 where missing or
     None, then the deployments within their limits sharing the lowest tpm, in map order."""
+
+def lowest_cost_candidates(
+    healthy: list[dict[str, object]],
+    ids: list[str],
+    cost_map: object,
+    precise_minute: str,
+    input_tokens: object,
+    cost_map_rates: object,
+    debug: object,
+) -> list[tuple[dict[str, object], object]]:
+    """Cost-based routing's pass over the cost map: `(deployment, cost)` of each entry whose
+    deployment is healthy and within its tpm/rpm limits, in map order."""

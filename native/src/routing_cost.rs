@@ -1,0 +1,139 @@
+//! Cost-based routing (`LowestCostLoggingHandler.async_get_available_deployments` of LiteLLM
+//! 1.110.2): the pass over the cost map's entries, natively, on the router's own Python objects.
+//!
+//! LiteLLM looks each entry's deployment up by scanning every healthy deployment (quadratic in
+//! the deployment count); here they are indexed by id once (entries keyed by anything but an
+//! exact str are still matched by `==`, as LiteLLM does). Per entry the limits, LiteLLM's own
+//! cost-map lookup (`_deployment_cost_map_rates`, called as LiteLLM calls it), the prices, the
+//! debug log call and the tpm/rpm filter are the same Python operations in LiteLLM's order.
+//! No Rust lock exists here.
+
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
+
+use crate::routing::get;
+use crate::routing_usage::{deployment_for, unpack_pair};
+
+/// `d.get(name, None) or d.get("litellm_params", {}).get(name, None) or
+/// d.get("model_info", {}).get(name, None) or float("inf")`.
+fn truthy_limit<'py>(
+    deployment: &Bound<'py, PyDict>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = deployment.py();
+    let none = || Ok(py.None().into_bound(py));
+    let value = get(deployment.as_any(), name.as_any(), none)?;
+    if value.is_truthy()? {
+        return Ok(value);
+    }
+    for nested in [intern!(py, "litellm_params"), intern!(py, "model_info")] {
+        let nested = get(deployment.as_any(), nested.as_any(), || {
+            Ok(PyDict::new(py).into_any())
+        })?;
+        let value = get(&nested, name.as_any(), none)?;
+        if value.is_truthy()? {
+            return Ok(value);
+        }
+    }
+    Ok(PyFloat::new(py, f64::INFINITY).into_any())
+}
+
+/// The cost pass after the map is filled and the tokens counted: `(deployment, cost)` of every
+/// entry whose deployment is healthy and within its tpm/rpm limits, in map order (LiteLLM then
+/// sorts them by cost). `cost_map_rates` is LiteLLM's `_deployment_cost_map_rates`, `debug` its
+/// router logger's `debug`.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn lowest_cost_candidates<'py>(
+    healthy: &Bound<'py, PyList>,
+    ids: &Bound<'py, PyList>,
+    cost_map: &Bound<'py, PyAny>,
+    precise_minute: &Bound<'py, PyString>,
+    input_tokens: &Bound<'py, PyAny>,
+    cost_map_rates: &Bound<'py, PyAny>,
+    debug: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyList>> {
+    let py = healthy.py();
+    let index = PyDict::new(py);
+    for (deployment, id) in healthy.iter().zip(ids.iter()) {
+        index.set_item(id, deployment)?;
+    }
+    let entries = match cost_map.cast_exact::<PyDict>() {
+        Ok(dict) => dict.items(),
+        Err(_) => cost_map
+            .call_method0(intern!(py, "items"))?
+            .try_iter()?
+            .collect::<PyResult<Vec<_>>>()
+            .and_then(|items| PyList::new(py, items))?,
+    };
+    let none = || Ok(py.None().into_bound(py));
+    let empty_dict = || Ok(PyDict::new(py).into_any());
+    let zero = || Ok(0i64.into_pyobject(py)?.into_any());
+    let default_price = || PyFloat::new(py, 5.0).into_any();
+    let message = intern!(
+        py,
+        "item_cost: %s, item_tpm: %s, item_rpm: %s, model_id: %s"
+    );
+    let cost_per_api_base = PyDict::new(py); // LiteLLM's debugging map: built, never read
+    let potential = PyList::empty(py);
+    for entry in entries.iter() {
+        let (item, item_map) = unpack_pair(&entry)?;
+        let Some(deployment) = deployment_for(&item, &index, healthy, ids)? else {
+            continue;
+        };
+        let tpm_limit = truthy_limit(&deployment, intern!(py, "tpm"))?;
+        let rpm_limit = truthy_limit(&deployment, intern!(py, "rpm"))?;
+        let (map_input, map_output) = unpack_pair(&cost_map_rates.call1((&deployment,))?)?;
+        let params = || {
+            get(
+                deployment.as_any(),
+                intern!(py, "litellm_params").as_any(),
+                empty_dict,
+            )
+        };
+        let user_price = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyAny>>> {
+            if get(&params()?, name.as_any(), none)?.is_truthy()? {
+                return Ok(Some(get(&params()?, name.as_any(), none)?));
+            }
+            Ok(None)
+        };
+        let input_cost = match user_price(intern!(py, "input_cost_per_token"))? {
+            Some(price) => price,
+            None if !map_input.is_none() => map_input,
+            None => default_price(),
+        };
+        let output_cost = match user_price(intern!(py, "output_cost_per_token"))? {
+            Some(price) => price,
+            None if !map_output.is_none() => map_output,
+            None => default_price(),
+        };
+        let item_cost = input_cost.add(output_cost)?;
+        let minute = || get(&item_map, precise_minute.as_any(), empty_dict);
+        let item_rpm = get(&minute()?, intern!(py, "rpm").as_any(), zero)?;
+        let item_tpm = get(&minute()?, intern!(py, "tpm").as_any(), zero)?;
+        let model_info = get(
+            deployment.as_any(),
+            intern!(py, "model_info").as_any(),
+            empty_dict,
+        )?;
+        let model_id = get(&model_info, intern!(py, "id").as_any(), none)?;
+        debug.call1((message, &item_cost, &item_tpm, &item_rpm, model_id))?;
+        let api_base = get(&params()?, intern!(py, "api_base").as_any(), || {
+            Ok(PyString::new(py, "").into_any())
+        })?;
+        if !api_base.is_none() {
+            cost_per_api_base.set_item(api_base, &item_cost)?;
+        }
+        if item_tpm.add(input_tokens)?.gt(&tpm_limit)? || item_rpm.add(1)?.gt(&rpm_limit)? {
+            continue;
+        }
+        potential.append(PyTuple::new(py, [deployment.into_any(), item_cost])?)?;
+    }
+    Ok(potential)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(lowest_cost_candidates, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+"""The routing component's cost-based pick: its pass over the cost map native.
+
+`LowestCostLoggingHandler.async_get_available_deployments` (LiteLLM 1.110.2, `cost-based-routing`)
+is replaced on its class. The replacement runs under the service target LiteLLM's decorator sets
+and takes the same steps in the same order: the router cache read of the cost map, the minute key
+from three `datetime.now()` calls, healthy deployments not yet in the map added to it, the
+request's token count, the pass over the map (`_native.lowest_cost_candidates`: deployments
+indexed by id instead of LiteLLM's scan of every deployment per entry; LiteLLM's cost-map lookup
+and debug log called per entry as LiteLLM calls them), then the stable sort by cost. Module
+globals are looked up where LiteLLM looks them up, so mocks apply. While the deployments are not
+plain dicts with str ids, LiteLLM's method runs.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Final
+
+from fast_litellm import _native
+from fast_litellm.routing import COMPONENT
+
+MODULE: Final = "litellm.router_strategy.lowest_cost"
+TARGET: Final = "LowestCostLoggingHandler.async_get_available_deployments"
+_COST: Final = operator.itemgetter(1)
+
+_module: Any = None
+_context: Any = None
+_original: Any = None
+
+
+def install() -> None:
+    from litellm import _internal_context
+    from litellm.router_strategy import lowest_cost
+
+    global _module, _context, _original
+    _module, _context = lowest_cost, _internal_context
+    _original = vars(lowest_cost.LowestCostLoggingHandler)["async_get_available_deployments"]
+
+
+async def lowest_cost_pick(
+    self: Any,
+    model_group: str,
+    healthy_deployments: list,
+    messages: list[dict[str, str]] | None = None,
+    input: str | list | None = None,  # noqa: A002  (LiteLLM's parameter name)
+    request_kwargs: dict | None = None,
+) -> Any:
+    ids = (
+        _native.plain_deployment_ids(healthy_deployments)
+        if type(healthy_deployments) is list and COMPONENT.wants_native("cost", len(healthy_deployments))
+        else None
+    )
+    if ids is None:
+        COMPONENT.python_calls += 1
+        return await _original(self, model_group, healthy_deployments, messages, input, request_kwargs)
+    module = _module
+    with _context.service_target(module.ROUTER_USAGE_TARGET):
+        cost_map = await self.router_cache.async_get_cache(key=f"cost_map:{model_group}") or {}
+        now = module.datetime.now
+        day, hour, minute = now().strftime("%Y-%m-%d"), now().strftime("%H"), now().strftime("%M")
+        precise_minute = f"{day}-{hour}-{minute}"
+        for id_ in ids:
+            if id_ not in cost_map:
+                cost_map[id_] = {precise_minute: {"tpm": 0, "rpm": 0}}
+        try:
+            input_tokens = module.embedding_aware_token_count(
+                messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
+            )
+        except Exception:  # LiteLLM counts 0 tokens when counting fails
+            input_tokens = 0
+        potential = _native.lowest_cost_candidates(
+            healthy_deployments,
+            ids,
+            cost_map,
+            precise_minute,
+            input_tokens,
+            module._deployment_cost_map_rates,
+            module.verbose_router_logger.debug,
+        )
+        COMPONENT.rust_calls += 1
+        if len(potential) == 0:
+            return None
+        return sorted(potential, key=_COST)[0][0]
