@@ -59,7 +59,10 @@ def main() -> None:
             pick = router.async_get_available_deployment(model="group", messages=messages, request_kwargs={})
             return loop.run_until_complete(pick)
 
-        for path, call in (("sync", sync_pick), ("async", async_pick)):
+        paths = [("sync", sync_pick), ("async", async_pick)]
+        if strategy == "cost-based-routing":  # LiteLLM's sync pick has no cost-based strategy
+            paths = paths[1:]
+        for path, call in paths:
             best = {"python": float("inf"), "auto": float("inf")}
             for _ in range(args.rounds):
                 for mode in ("python", "auto"):

@@ -35,7 +35,7 @@ def test_calibrate_writes_a_valid_policy_for_this_host(tmp_path: Path, tiny_budg
         assert len(points) == 3
         assert all(point["samples"] >= 3 and point["auto_p50_ns"] > 0 for point in points)
     routing = policy["components"]["routing"]
-    assert set(routing["thresholds"]) == {"latency", "usage", "usage_v2", "least_busy"}
+    assert set(routing["thresholds"]) == {"latency", "usage", "usage_v2", "least_busy", "cost"}
     for points in routing["measurements"].values():
         assert [point["size"] for point in points] == [1, 5, 50]
     steps = 2 * 3 * len(calibrate.LADDERS)
@@ -78,7 +78,7 @@ def test_report_renders_every_class_with_curves_and_tables(tmp_path: Path, tiny_
     )
     out = report.write(tmp_path / "report.html", policy_path, bench)
     html = out.read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 6
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 7
     assert "messages (size = messages)" in html and "text (size = characters)" in html
     assert "latency (size = deployments)" in html and "least_busy (size = deployments)" in html
     assert "auto vs best" in html and "test_text[rust]" in html

@@ -66,13 +66,20 @@ class ColdInputs:
         return chat[:messages]
 
 
-STRATEGIES = ("latency-based-routing", "usage-based-routing", "usage-based-routing-v2", "least-busy", "simple-shuffle")
+STRATEGIES = (
+    "latency-based-routing",
+    "usage-based-routing",
+    "usage-based-routing-v2",
+    "least-busy",
+    "cost-based-routing",
+    "simple-shuffle",
+)
 
 
 def make_router(count: int, strategy: str = "latency-based-routing") -> Any:
     """A `Router` over `count` deployments of group "group" with `strategy`, its state holding
     this minute's traffic for every deployment (latency: ten samples and a usage bucket; usage v1
-    and v2: tpm/rpm counters; least-busy: in-flight counts)."""
+    and v2: tpm/rpm counters; least-busy: in-flight counts; cost: the cost map's usage buckets)."""
     import litellm
 
     model_list = [
@@ -112,6 +119,10 @@ def make_router(count: int, strategy: str = "latency-based-routing") -> Any:
         for id_ in ids:
             router.cache.set_cache(f"{id_}:openai/gpt-4o:tpm:{minute}", rng.randrange(10_000), ttl=3600)
             router.cache.set_cache(f"{id_}:openai/gpt-4o:rpm:{minute}", rng.randrange(100), ttl=3600)
+    elif strategy == "cost-based-routing":
+        minute = now.strftime("%Y-%m-%d-%H-%M")
+        cost_map = {id_: {minute: {"tpm": rng.randrange(1000), "rpm": rng.randrange(10)}} for id_ in ids}
+        router.cache.set_cache("cost_map:group", cost_map, ttl=3600)
     elif strategy == "least-busy":
         for id_ in ids:
             router.cache.set_cache(f"group_request_count:{id_}", rng.randrange(5), local_only=True)

@@ -1,7 +1,7 @@
 """`fast-litellm calibrate`: measure on this host where native beats LiteLLM, write a policy.
 
 For each accelerated component and payload class, calls go through LiteLLM's public entry point
-(`litellm.token_counter`, `Router.get_available_deployment`, patched), so the FFI crossing and
+(`litellm.token_counter`, `Router.async_get_available_deployment`, patched), so the FFI crossing and
 argument conversion are measured.
 At every ladder size, Python and native calls alternate on inputs never seen before and land in
 HdrHistograms. The crossover (smallest size from which native wins consistently by the safety
@@ -11,6 +11,7 @@ threshold side by side, which is what the policy records and the report shows.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import os
 import sys
@@ -56,17 +57,30 @@ def _token_chat_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
 
 class _Routers:
     """One router per strategy and deployment count, built once (a 1,000-deployment router takes
-    seconds to build) and released when calibration ends."""
+    seconds to build), and one event loop for their async picks (the proxy's path; cost-based
+    routing has no sync pick); released when calibration ends."""
 
     def __init__(self) -> None:
         self.built: dict[tuple[str, int], Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     def pick_call(self, strategy: str, size: int, inputs: ColdInputs) -> Callable[[], object]:
         router = self.built.get((strategy, size))
         if router is None:
             router = self.built[strategy, size] = make_router(size, strategy)
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        loop = self.loop
         messages = [{"role": "user", "content": inputs.text(48)}]  # each pick counts fresh tokens
-        return lambda: router.get_available_deployment(model="group", messages=messages)
+        return lambda: loop.run_until_complete(
+            router.async_get_available_deployment(model="group", messages=messages, request_kwargs={})
+        )
+
+    def release(self) -> None:
+        self.built.clear()
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
 
 
 _ROUTERS = _Routers()
@@ -101,12 +115,13 @@ LADDERS = (
         quick_sizes=(1, 2, 10, 50, 500),
         make_call=_token_chat_call,
     ),
-    # Routing: a pick through `Router.get_available_deployment` per strategy. Python is LiteLLM's
-    # code throughout; native also covers the router core's per-candidate glue.
+    # Routing: a pick through `Router.async_get_available_deployment` per strategy. Python is
+    # LiteLLM's code throughout; native also covers the router core's per-candidate glue.
     _routing_ladder("latency", "latency-based-routing"),
     _routing_ladder("usage", "usage-based-routing"),
     _routing_ladder("usage_v2", "usage-based-routing-v2"),
     _routing_ladder("least_busy", "least-busy"),
+    _routing_ladder("cost", "cost-based-routing"),
 )
 
 SIDE_MODES = {"python": "python", "native": "rust", "auto": "auto"}
@@ -240,7 +255,7 @@ def run(quick: bool, out: Path | None, stream: Any = None) -> Path:
         "selector_overhead_ns": round(selector_overhead_ns(components["tokens"]), 1),
         "components": policy_components,
     }
-    _ROUTERS.built.clear()
+    _ROUTERS.release()
     fast_litellm.reset_stats()
     path = out or _policy.default_path()
     _policy.write_policy(path, policy)

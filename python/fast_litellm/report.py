@@ -14,7 +14,7 @@ from fast_litellm import _native, _policy
 UNITS = {
     "text": "characters",
     "messages": "messages",
-    **{routing: "deployments" for routing in ("latency", "usage", "usage_v2", "least_busy")},
+    **{routing: "deployments" for routing in ("latency", "usage", "usage_v2", "least_busy", "cost")},
 }
 
 
