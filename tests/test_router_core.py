@@ -46,6 +46,7 @@ def outcome(function: Any, *args: Any) -> tuple[str, Any]:
 def test_patched_targets():
     assert routing_stores._cooldown_ids is router_core.cooldown_ids
     assert vars(litellm_core.RustCore)["_strategy_inputs"] is router_core.strategy_inputs
+    assert vars(litellm_core.RustCore)["_records_of"] is router_core.records_of
     assert vars(registry.HostRegistry)["_rows"] is router_core.rows
 
 
@@ -180,6 +181,27 @@ def test_candidates_outside_the_native_path(monkeypatch):
     before = router_core.CALLS.python
     assert router_core.strategy_inputs(core, step, request)[3] == [{}, {}, {}]
     assert router_core.CALLS.python == before + 1
+
+
+def test_records_of_match_litellm():
+    rng = random.Random(12)
+    router = litellm.Router(model_list=make_model_list(8, rng))
+    core = router._core
+    ids = [entry["model_info"]["id"] for entry in core._handle.deployments()]
+    for round_ in range(12):
+        for candidates in (ids, ids[::-1], [*ids, "gone"], [], None, tuple(ids), [ids[0], 5], ids[:1] * 3):
+            fast = outcome(router_core.records_of, core, candidates)
+            assert fast == outcome(router_core._original_records_of, core, candidates)
+            if fast[0] == "returned" and fast[1]:
+                fast[1][0].setdefault("litellm_params", {})["api_key"] = "mutated"  # a fresh copy each time
+        if round_ % 3 == 0:
+            router.upsert_deployment(
+                litellm.types.router.Deployment(
+                    model_name="group",
+                    litellm_params={"model": "openai/gpt-4o-mini", "api_key": f"r{round_}"},
+                    model_info={"id": rng.choice(ids)},
+                )
+            )
 
 
 @pytest.mark.parametrize("seed", range(10))

@@ -59,6 +59,18 @@ SCENARIOS = {
             routing_strategy="usage-based-routing-v2",
             deployment_limits=True,
         ),
+        Scenario(
+            "usage-v1-50",
+            "usage-based routing (v1), 50 deployments with rpm/tpm",
+            deployments=50,
+            routing_strategy="usage-based-routing",
+            deployment_limits=True,
+        ),
+        Scenario("least-busy-50", "least-busy routing, 50 deployments", deployments=50, routing_strategy="least-busy"),
+        Scenario(
+            "cost-50", "cost-based routing, 50 deployments", deployments=50, routing_strategy="cost-based-routing"
+        ),  # noqa: E501
+        Scenario("shuffle-50", "simple-shuffle (LiteLLM's default), 50 deployments", deployments=50),
         Scenario("limits", "virtual keys with rpm/tpm/parallel limits (v3 limiter)", key_limits=True),
         Scenario("workers-2", "chat, one deployment, 2 workers", workers=2),
         Scenario("workers-4", "chat, one deployment, 4 workers", workers=4),
