@@ -139,6 +139,10 @@ def test_candidates_match_litellm_through_registry_changes(monkeypatch, strategy
         candidates = assert_same_inputs(core, step, request)
         # Fresh copies: mutating what a strategy received changes nothing later.
         for record in candidates:
+            extra = record["litellm_params"].get("extra_body")
+            if extra is not None:  # nested lists and dicts are copies too
+                extra["tags"][2]["nested"].append("mutated")
+                extra["tags"].append("mutated")
             record["litellm_params"]["api_key"] = "mutated"
             record["model_info"].clear()
             record.pop("model_name", None)

@@ -84,24 +84,33 @@ fn is_json_like(value: &Bound<'_, PyAny>, depth: usize) -> bool {
         || value.is_exact_instance_of::<PyBool>()
 }
 
-/// A fresh copy of a JSON-like value: new dicts and lists, the immutable leaves shared.
+/// A fresh copy of a JSON-like value: new dicts and lists, the immutable leaves shared. Each
+/// container is cloned whole (`dict.copy()`, a full slice), then its nested containers replaced
+/// by their own copies.
 fn deep_copy<'py>(value: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-    let py = value.py();
     if let Ok(dict) = value.cast_exact::<PyDict>() {
-        let copy = PyDict::new(py);
+        let copy = dict.copy()?;
         for (key, item) in dict.iter() {
-            copy.set_item(key, deep_copy(&item)?)?;
+            if is_container(&item) {
+                copy.set_item(key, deep_copy(&item)?)?;
+            }
         }
         return Ok(copy.into_any());
     }
     if let Ok(list) = value.cast_exact::<PyList>() {
-        let items = list
-            .iter()
-            .map(|item| deep_copy(&item))
-            .collect::<PyResult<Vec<_>>>()?;
-        return Ok(PyList::new(py, items)?.into_any());
+        let copy = list.get_slice(0, list.len());
+        for (index, item) in list.iter().enumerate() {
+            if is_container(&item) {
+                copy.set_item(index, deep_copy(&item)?)?;
+            }
+        }
+        return Ok(copy.into_any());
     }
     Ok(value.clone())
+}
+
+fn is_container(value: &Bound<'_, PyAny>) -> bool {
+    value.is_exact_instance_of::<PyDict>() || value.is_exact_instance_of::<PyList>()
 }
 
 /// The candidate deployment dicts of a strategy step, as `_strategy_inputs` builds them
