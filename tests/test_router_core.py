@@ -5,8 +5,8 @@ same picks through `Router` as LiteLLM's own code, from many threads too."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
-import threading
 from typing import Any
 
 import litellm
@@ -19,14 +19,6 @@ import fast_litellm
 from fast_litellm import router_core
 
 ALPHABET = ["a", "Z", "0", ":", "-", "_", " ", "é", "中", "😀", "deployment", "cooldown", "allowed_fails"]
-
-
-@pytest.fixture
-def routing_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
 
 
 def random_key(rng: random.Random) -> str:
@@ -268,42 +260,25 @@ def test_router_picks_match_litellm(routing_mode, strategy):
         routing.rollout_percent = 100.0
 
 
-def test_threads_pick_while_deployments_change(routing_mode):
-    """8 threads pick while another adds, upserts and deletes deployments: every pick names a
-    deployment of the group, and the candidates handed out always match a fresh conversion."""
+def test_threads_pick_while_deployments_change(routing_mode, race):
+    """8 threads pick while another adds and deletes deployments: every pick names a deployment
+    of the group, and the records kept always match a fresh conversion."""
     routing_mode("rust")
     rng = random.Random(3)
     router = litellm.Router(model_list=make_model_list(30, rng))
     messages = [{"role": "user", "content": "pick one"}]
-    errors: list[BaseException] = []
-    stop = threading.Event()
-    barrier = threading.Barrier(9)
+    added = itertools.count(100)
 
-    def picker() -> None:
-        barrier.wait()
-        try:
-            for _ in range(150):
-                deployment = router.get_available_deployment(model="group", messages=messages)
-                assert deployment["model_name"] == "group"
-        except BaseException as error:  # collected and re-raised by the test
-            errors.append(error)
+    def pick() -> None:
+        deployment = router.get_available_deployment(model="group", messages=messages)
+        assert deployment["model_name"] == "group"
 
-    def mutator() -> None:
-        barrier.wait()
-        index = 100
-        while not stop.is_set():
-            router.add_deployment(litellm.types.router.Deployment(**make_model_list(index + 1, rng)[-1]))
-            router.delete_deployment(f"d-{index - 50}")
-            index += 1
+    def change() -> None:
+        index = next(added)
+        router.add_deployment(litellm.types.router.Deployment(**make_model_list(index + 1, rng)[-1]))
+        router.delete_deployment(f"d-{index - 50}")
 
-    threads = [threading.Thread(target=picker) for _ in range(8)]
-    changer = threading.Thread(target=mutator)
-    for thread in [*threads, changer]:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    changer.join()
+    errors = race(pick, threads=8, rounds=150, change=change)
     assert errors == []
     # The cache of converted records holds exactly what a fresh conversion gives now.
     handle = router._core._handle

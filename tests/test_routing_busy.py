@@ -5,7 +5,6 @@ readings; LiteLLM's method when its helpers are replaced; exact under threads.""
 from __future__ import annotations
 
 import random
-import threading
 from typing import Any
 from unittest import mock
 
@@ -17,14 +16,6 @@ from litellm.router_strategy.least_busy import LeastBusyLoggingHandler
 
 import fast_litellm
 from fast_litellm import routing_busy
-
-
-@pytest.fixture
-def routing_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
 
 
 class StepClock:
@@ -141,28 +132,13 @@ def test_custom_reservation_store(routing_mode):
     assert reads[:4] == [f"least_busy_reservations:d-{index}" for index in range(4)]
 
 
-def test_threads_reserve_exactly(routing_mode):
+def test_threads_reserve_exactly(routing_mode, race):
     """8 threads pick with reservations on one handler: every pick is reserved exactly once, and
     the picks spread as LiteLLM's reservations make them (never more than one apart)."""
     routing_mode("rust")
     handler = LeastBusyLoggingHandler(router_cache=litellm.DualCache(), clock=lambda: 5.0)
     deployments = deployments_of(16)
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def picker() -> None:
-        barrier.wait()
-        try:
-            for _ in range(40):
-                handler.get_available_deployments("group", deployments, reserve=True)
-        except BaseException as error:  # collected and re-raised by the test
-            errors.append(error)
-
-    threads = [threading.Thread(target=picker) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = race(lambda: handler.get_available_deployments("group", deployments, reserve=True), threads=8, rounds=40)
     assert errors == []
     per_deployment = [
         len(handler._reservations.get_cache(f"least_busy_reservations:d-{index}") or ()) for index in range(16)

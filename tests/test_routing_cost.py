@@ -8,7 +8,6 @@ import asyncio
 import copy
 import datetime as real_datetime
 import random
-import threading
 from typing import Any
 from unittest import mock
 
@@ -31,14 +30,6 @@ MINUTE = "2026-12-04-10-30"
 LIMITS = [0, 1, 5, 100, 10_000, None, 2.5]
 PRICES = [None, 0, 1e-6, 3e-5, 2]
 ODD_PRICES = [*PRICES, "0.5"]  # a str price: TypeError on both sides
-
-
-@pytest.fixture
-def routing_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
 
 
 @pytest.fixture(autouse=True)
@@ -187,41 +178,24 @@ def test_router_picks_match_litellm(routing_mode):
     assert picks("python") == picks("auto")
 
 
-def test_threads_pick_while_the_map_changes(routing_mode):
+def test_threads_pick_while_the_map_changes(routing_mode, race):
     routing_mode("rust")
     handler = LowestCostLoggingHandler(router_cache=litellm.DualCache())
     deployments = [
         {"model_info": {"id": f"d-{index}"}, "litellm_params": {"model": "openai/gpt-4o", "rpm": 50}}
         for index in range(40)
     ]
-    errors: list[BaseException] = []
-    stop = threading.Event()
-    barrier = threading.Barrier(7)
+    rng = random.Random(2)
 
-    def picker() -> None:
-        barrier.wait()
-        try:
-            for _ in range(100):
-                chosen = asyncio.run(handler.async_get_available_deployments("group", deployments))
-                assert chosen is None or chosen in deployments
-        except BaseException as error:  # collected and re-raised by the test
-            errors.append(error)
+    def pick() -> None:
+        chosen = asyncio.run(handler.async_get_available_deployments("group", deployments))
+        assert chosen is None or chosen in deployments
 
-    def writer() -> None:
-        barrier.wait()
-        rng = random.Random(2)
-        while not stop.is_set():
-            cost_map = handler.router_cache.get_cache("cost_map:group") or {}
-            cost_map[f"d-{rng.randrange(45)}"] = {MINUTE: {"tpm": 0, "rpm": rng.randrange(60)}}
-            handler.router_cache.set_cache("cost_map:group", cost_map)
+    def write() -> None:
+        cost_map = handler.router_cache.get_cache("cost_map:group") or {}
+        cost_map[f"d-{rng.randrange(45)}"] = {MINUTE: {"tpm": 0, "rpm": rng.randrange(60)}}
+        handler.router_cache.set_cache("cost_map:group", cost_map)
 
-    threads = [threading.Thread(target=picker) for _ in range(6)]
-    changer = threading.Thread(target=writer)
-    for thread in [*threads, changer]:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    changer.join()
+    errors = race(pick, threads=6, rounds=100, change=write)
     assert errors == []
     assert fast_litellm.stats()["routing"]["calls_rust"] > 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import datetime as real_datetime
+import itertools
 import random
 from typing import Any
 from unittest import mock
@@ -29,14 +30,6 @@ class FrozenDatetime(real_datetime.datetime):
 
 
 MINUTE = "2026-12-04-10-30"
-
-
-@pytest.fixture
-def routing_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
 
 
 @pytest.fixture(autouse=True)
@@ -178,57 +171,34 @@ def test_patch_reported():
     assert target["state"] == "patched" and target["bindings"] == [f"{routing.MODULE}.{routing.TARGET}"]
 
 
-def test_threads_pick_while_the_map_changes(routing_mode):
+def test_threads_pick_while_the_map_changes(routing_mode, race):
     """8 threads pick on one handler and one latency map while another thread records latencies
     and minute usage, as the strategy's hooks do: every pick is a healthy deployment, nothing
     raises or hangs. (The map keeps its size: LiteLLM's own `random.sample(list(items),
     len(items))` is not safe against a map changing size meanwhile, in either implementation.)"""
     import sys
-    import threading
 
     handler = LowestLatencyLoggingHandler(router_cache=litellm.DualCache())
     deployments = [{"model_info": {"id": f"id-{i}"}, "litellm_params": {"api_base": f"b{i}"}} for i in range(40)]
     latency_map: dict[str, Any] = {f"id-{i}": {"latency_normalized": [0.01 * i]} for i in range(40)}
     healthy_ids = {deployment["model_info"]["id"] for deployment in deployments}
-    barrier, stop = threading.Barrier(9), threading.Event()
-    errors: list[BaseException] = []
     picked: list[str] = []
+    steps = itertools.count()
 
-    def pick_many() -> None:
-        barrier.wait()
-        try:
-            for _ in range(300):
-                chosen = LowestLatencyLoggingHandler._get_available_deployments(
-                    handler, "group", list(deployments), None, None, {}, latency_map
-                )
-                picked.append(chosen["model_info"]["id"])
-        except BaseException as error:  # reported below: a thread's failure must fail the test
-            errors.append(error)
+    def pick() -> None:
+        chosen = LowestLatencyLoggingHandler._get_available_deployments(
+            handler, "group", list(deployments), None, None, {}, latency_map
+        )
+        picked.append(chosen["model_info"]["id"])
 
     def mutate() -> None:
-        barrier.wait()
-        step = 0
-        while not stop.is_set():
-            entry = latency_map[f"id-{step % 40}"]
-            entry["latency_normalized"] = [*entry["latency_normalized"][-9:], 0.001 * (step % 97)]
-            entry[MINUTE] = {"tpm": step % 50, "rpm": step % 3}
-            latency_map[f"id-{(step + 7) % 40}"] = {"latency_normalized": [0.002 * (step % 13)]}
-            step += 1
+        step = next(steps)
+        entry = latency_map[f"id-{step % 40}"]
+        entry["latency_normalized"] = [*entry["latency_normalized"][-9:], 0.001 * (step % 97)]
+        entry[MINUTE] = {"tpm": step % 50, "rpm": step % 3}
+        latency_map[f"id-{(step + 7) % 40}"] = {"latency_normalized": [0.002 * (step % 13)]}
 
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        threads = [threading.Thread(target=pick_many) for _ in range(8)]
-        mutator = threading.Thread(target=mutate)
-        for thread in [*threads, mutator]:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        stop.set()
-        mutator.join(timeout=30)
-    finally:
-        sys.setswitchinterval(previous)
-    assert not any(thread.is_alive() for thread in [*threads, mutator])
+    errors = race(pick, threads=8, rounds=300, change=mutate)
     assert not errors, errors[:3]
     assert len(picked) == 8 * 300 and set(picked) <= healthy_ids
     calls = fast_litellm.stats()["routing"]["calls_rust"]

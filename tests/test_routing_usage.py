@@ -8,7 +8,6 @@ import asyncio
 import copy
 import datetime as real_datetime
 import random
-import threading
 from typing import Any
 from unittest import mock
 
@@ -29,14 +28,6 @@ class FrozenDatetime(real_datetime.datetime):
 
 MINUTE = "10-30"
 LIMITS = [0, 1, 5, 100, 10_000, None, 2.5, float("inf")]
-
-
-@pytest.fixture
-def routing_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
 
 
 @pytest.fixture(autouse=True)
@@ -199,41 +190,24 @@ def test_router_picks_match_litellm(routing_mode):
     assert picks("python") == picks("auto")
 
 
-def test_threads_pick_while_the_map_changes(routing_mode):
+def test_threads_pick_while_the_map_changes(routing_mode, race):
     """8 threads pick on one handler while another rewrites the cached tpm map, as success hooks do."""
     routing_mode("rust")
     handler = LowestTPMLoggingHandler(router_cache=litellm.DualCache())
     deployments = [{"model_info": {"id": f"d-{index}"}, "litellm_params": {"tpm": 10_000}} for index in range(50)]
     key = f"group:tpm:{MINUTE}"
-    errors: list[BaseException] = []
-    stop = threading.Event()
-    barrier = threading.Barrier(9)
+    rng = random.Random(1)
 
-    def picker() -> None:
-        barrier.wait()
-        try:
-            for _ in range(300):
-                chosen = handler.get_available_deployments("group", deployments)
-                assert chosen is None or chosen in deployments
-        except BaseException as error:  # collected and re-raised by the test
-            errors.append(error)
+    def pick() -> None:
+        chosen = handler.get_available_deployments("group", deployments)
+        assert chosen is None or chosen in deployments
 
-    def writer() -> None:
-        barrier.wait()
-        rng = random.Random(1)
-        while not stop.is_set():
-            tpm_map = handler.router_cache.get_cache(key) or {}
-            tpm_map[f"d-{rng.randrange(60)}"] = rng.randrange(20_000)
-            handler.router_cache.set_cache(key, tpm_map)
+    def write() -> None:
+        tpm_map = handler.router_cache.get_cache(key) or {}
+        tpm_map[f"d-{rng.randrange(60)}"] = rng.randrange(20_000)
+        handler.router_cache.set_cache(key, tpm_map)
 
-    threads = [threading.Thread(target=picker) for _ in range(8)]
-    changer = threading.Thread(target=writer)
-    for thread in [*threads, changer]:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    stop.set()
-    changer.join()
+    errors = race(pick, threads=8, rounds=300, change=write)
     assert errors == []
     assert fast_litellm.stats()["routing"]["calls_rust"] > 0  # exact only under the GIL
 

@@ -69,7 +69,7 @@ SCENARIOS = {
         Scenario("least-busy-50", "least-busy routing, 50 deployments", deployments=50, routing_strategy="least-busy"),
         Scenario(
             "cost-50", "cost-based routing, 50 deployments", deployments=50, routing_strategy="cost-based-routing"
-        ),  # noqa: E501
+        ),
         Scenario("shuffle-50", "simple-shuffle (LiteLLM's default), 50 deployments", deployments=50),
         Scenario("limits", "virtual keys with rpm/tpm/parallel limits (v3 limiter)", key_limits=True),
         Scenario("workers-2", "chat, one deployment, 2 workers", workers=2),

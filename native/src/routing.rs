@@ -30,6 +30,30 @@ pub(crate) fn get<'py>(
     container.call_method1(intern!(container.py(), "get"), (key, default()?))
 }
 
+/// `d.get(name) or d.get("litellm_params", {}).get(name) or d.get("model_info", {}).get(name)
+/// or float("inf")`: a deployment's tpm or rpm limit as latency- and cost-based routing read it.
+pub(crate) fn truthy_limit<'py>(
+    deployment: &Bound<'py, PyAny>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = deployment.py();
+    let none = || Ok(py.None().into_bound(py));
+    let value = get(deployment, name.as_any(), none)?;
+    if value.is_truthy()? {
+        return Ok(value);
+    }
+    for nested in [intern!(py, "litellm_params"), intern!(py, "model_info")] {
+        let nested = get(deployment, nested.as_any(), || {
+            Ok(PyDict::new(py).into_any())
+        })?;
+        let value = get(&nested, name.as_any(), none)?;
+        if value.is_truthy()? {
+            return Ok(value);
+        }
+    }
+    Ok(PyFloat::new(py, f64::INFINITY).into_any())
+}
+
 /// `d["model_info"]["id"]` when every step is an exact dict and the id an exact str.
 pub(crate) fn plain_id<'py>(
     deployment: &Bound<'py, PyAny>,
@@ -196,11 +220,9 @@ fn lowest_latency_candidates<'py>(
         sorted,
         ceil,
     };
-    let none = || Ok(py.None().into_bound(py));
     let empty_dict = || Ok(PyDict::new(py).into_any());
     let empty_list = || Ok(PyList::empty(py).into_any());
     let zero = || Ok(0i64.into_pyobject(py)?.into_any());
-    let infinity = PyFloat::new(py, f64::INFINITY).into_any();
     let latency_per_deployment = PyDict::new(py);
     let potential = PyList::empty(py);
     for pair in sampled.try_iter()? {
@@ -216,25 +238,8 @@ fn lowest_latency_candidates<'py>(
                 empty_dict,
             )
         };
-        let model_info = || get(&deployment, intern!(py, "model_info").as_any(), empty_dict);
-        let limit = |name: &Bound<'py, PyString>| -> PyResult<Bound<'py, PyAny>> {
-            // `d.get(x) or d.get("litellm_params", {}).get(x) or d.get("model_info", {}).get(x) or inf`
-            let value = get(&deployment, name.as_any(), none)?;
-            if value.is_truthy()? {
-                return Ok(value);
-            }
-            let value = get(&litellm_params()?, name.as_any(), none)?;
-            if value.is_truthy()? {
-                return Ok(value);
-            }
-            let value = get(&model_info()?, name.as_any(), none)?;
-            if value.is_truthy()? {
-                return Ok(value);
-            }
-            Ok(infinity.clone())
-        };
-        let tpm_limit = limit(intern!(py, "tpm"))?;
-        let rpm_limit = limit(intern!(py, "rpm"))?;
+        let tpm_limit = truthy_limit(&deployment, intern!(py, "tpm"))?;
+        let rpm_limit = truthy_limit(&deployment, intern!(py, "rpm"))?;
         let latencies = get(
             &item_map,
             intern!(py, "latency_normalized").as_any(),

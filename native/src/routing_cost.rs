@@ -12,32 +12,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
 
-use crate::routing::get;
-use crate::routing_usage::{deployment_for, unpack_pair};
-
-/// `d.get(name, None) or d.get("litellm_params", {}).get(name, None) or
-/// d.get("model_info", {}).get(name, None) or float("inf")`.
-fn truthy_limit<'py>(
-    deployment: &Bound<'py, PyDict>,
-    name: &Bound<'py, PyString>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let py = deployment.py();
-    let none = || Ok(py.None().into_bound(py));
-    let value = get(deployment.as_any(), name.as_any(), none)?;
-    if value.is_truthy()? {
-        return Ok(value);
-    }
-    for nested in [intern!(py, "litellm_params"), intern!(py, "model_info")] {
-        let nested = get(deployment.as_any(), nested.as_any(), || {
-            Ok(PyDict::new(py).into_any())
-        })?;
-        let value = get(&nested, name.as_any(), none)?;
-        if value.is_truthy()? {
-            return Ok(value);
-        }
-    }
-    Ok(PyFloat::new(py, f64::INFINITY).into_any())
-}
+use crate::routing::{get, truthy_limit};
+use crate::routing_usage::{deployment_for, index_by_id, map_items, unpack_pair};
 
 /// The cost pass after the map is filled and the tokens counted: `(deployment, cost)` of every
 /// entry whose deployment is healthy and within its tpm/rpm limits, in map order (LiteLLM then
@@ -55,18 +31,8 @@ fn lowest_cost_candidates<'py>(
     debug: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyList>> {
     let py = healthy.py();
-    let index = PyDict::new(py);
-    for (deployment, id) in healthy.iter().zip(ids.iter()) {
-        index.set_item(id, deployment)?;
-    }
-    let entries = match cost_map.cast_exact::<PyDict>() {
-        Ok(dict) => dict.items(),
-        Err(_) => cost_map
-            .call_method0(intern!(py, "items"))?
-            .try_iter()?
-            .collect::<PyResult<Vec<_>>>()
-            .and_then(|items| PyList::new(py, items))?,
-    };
+    let index = index_by_id(healthy, ids)?;
+    let entries = map_items(cost_map)?;
     let none = || Ok(py.None().into_bound(py));
     let empty_dict = || Ok(PyDict::new(py).into_any());
     let zero = || Ok(0i64.into_pyobject(py)?.into_any());
@@ -82,8 +48,8 @@ fn lowest_cost_candidates<'py>(
         let Some(deployment) = deployment_for(&item, &index, healthy, ids)? else {
             continue;
         };
-        let tpm_limit = truthy_limit(&deployment, intern!(py, "tpm"))?;
-        let rpm_limit = truthy_limit(&deployment, intern!(py, "rpm"))?;
+        let tpm_limit = truthy_limit(deployment.as_any(), intern!(py, "tpm"))?;
+        let rpm_limit = truthy_limit(deployment.as_any(), intern!(py, "rpm"))?;
         let (map_input, map_output) = unpack_pair(&cost_map_rates.call1((&deployment,))?)?;
         let params = || {
             get(

@@ -97,6 +97,30 @@ pub(crate) fn unpack_pair<'py>(
     }
 }
 
+/// Deployments by id, the last one with an id winning (LiteLLM's scans keep the last match).
+pub(crate) fn index_by_id<'py>(
+    healthy: &Bound<'py, PyList>,
+    ids: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let index = PyDict::new(healthy.py());
+    for (deployment, id) in healthy.iter().zip(ids.iter()) {
+        index.set_item(id, deployment)?;
+    }
+    Ok(index)
+}
+
+/// `map.items()` as a list: the dict's own items for exact dicts, the method's otherwise.
+pub(crate) fn map_items<'py>(map: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
+    if let Ok(dict) = map.cast_exact::<PyDict>() {
+        return Ok(dict.items());
+    }
+    let items = map
+        .call_method0(intern!(map.py(), "items"))?
+        .try_iter()?
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(map.py(), items)
+}
+
 /// The pick of usage-based routing (v1) after its cache reads and token count: the map filled
 /// with 0 for healthy deployments it lacks (in place, as LiteLLM does; a new dict when it is
 /// None), then the deployment with the lowest tpm whose tpm and rpm limits the request fits,
@@ -124,18 +148,8 @@ fn lowest_tpm_pick<'py>(
         }
         tpm_map.clone()
     };
-    let index = PyDict::new(py);
-    for (deployment, id) in healthy.iter().zip(ids.iter()) {
-        index.set_item(id, deployment)?;
-    }
-    let entries = match tpm_map.cast_exact::<PyDict>() {
-        Ok(dict) => dict.items(),
-        Err(_) => tpm_map
-            .call_method0(intern!(py, "items"))?
-            .try_iter()?
-            .collect::<PyResult<Vec<_>>>()
-            .and_then(|items| PyList::new(py, items))?,
-    };
+    let index = index_by_id(healthy, ids)?;
+    let entries = map_items(&tpm_map)?;
     let (tpm_name, rpm_name) = (intern!(py, "tpm"), intern!(py, "rpm"));
     let mut lowest_tpm = PyFloat::new(py, f64::INFINITY).into_any();
     let mut picked = None;
@@ -324,10 +338,7 @@ fn usage_v2_potential<'py>(
             tpm_map.set_item(&id, 0)?;
         }
     }
-    let lookup = PyDict::new(py);
-    for (deployment, id) in healthy.iter().zip(ids.iter()) {
-        lookup.set_item(id, deployment)?;
-    }
+    let lookup = index_by_id(healthy, ids)?;
     let (tpm_name, rpm_name) = (intern!(py, "tpm"), intern!(py, "rpm"));
     let mut lowest_tpm = PyFloat::new(py, f64::INFINITY).into_any();
     let potential = PyList::empty(py);

@@ -56,6 +56,17 @@ def _litellm(self: Any, *args: Any) -> Any:
     return _original(self, *args)
 
 
+def request_tokens(module: Any, messages: Any, input: Any, healthy_deployments: list) -> Any:  # noqa: A002
+    """The request's token count as every strategy takes it, with the helpers of the strategy's
+    module looked up at call time (mocks apply); 0 when counting fails, as LiteLLM does."""
+    try:
+        return module.embedding_aware_token_count(
+            messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
+        )
+    except Exception:  # LiteLLM counts 0 tokens when counting fails
+        return 0
+
+
 def lowest_latency_pick(
     self: Any,
     model_group: str,
@@ -78,12 +89,7 @@ def lowest_latency_pick(
     index = _native.lowest_latency_prepare(healthy_deployments, request_count_dict, precise_minute)
     if index is None:  # not plain dicts with str ids: LiteLLM's method (it raises where it raises)
         return _litellm(self, *arguments)
-    try:
-        input_tokens = module.embedding_aware_token_count(
-            messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
-        )
-    except Exception:  # LiteLLM counts 0 tokens when counting fails
-        input_tokens = 0
+    input_tokens = request_tokens(module, messages, input, healthy_deployments)
     entries = request_count_dict.items()
     sampled = module.random.sample(list(entries), len(entries))
     stream = request_kwargs is not None and request_kwargs.get("stream", None) is not None

@@ -17,7 +17,7 @@ import operator
 from typing import Any, Final
 
 from fast_litellm import _native
-from fast_litellm.routing import COMPONENT
+from fast_litellm.routing import COMPONENT, request_tokens
 
 MODULE: Final = "litellm.router_strategy.lowest_cost"
 TARGET: Final = "LowestCostLoggingHandler.async_get_available_deployments"
@@ -62,12 +62,7 @@ async def lowest_cost_pick(
         for id_ in ids:
             if id_ not in cost_map:
                 cost_map[id_] = {precise_minute: {"tpm": 0, "rpm": 0}}
-        try:
-            input_tokens = module.embedding_aware_token_count(
-                messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
-            )
-        except Exception:  # LiteLLM counts 0 tokens when counting fails
-            input_tokens = 0
+        input_tokens = request_tokens(module, messages, input, healthy_deployments)
         potential = _native.lowest_cost_candidates(
             healthy_deployments,
             ids,

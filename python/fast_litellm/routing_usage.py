@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from fast_litellm import _native
-from fast_litellm.routing import COMPONENT
+from fast_litellm.routing import COMPONENT, request_tokens
 
 MODULE: Final = "litellm.router_strategy.lowest_tpm_rpm"
 TARGET: Final = "LowestTPMLoggingHandler.get_available_deployments"
@@ -65,12 +65,7 @@ def lowest_tpm_pick(
         tpm_map = self.router_cache.get_cache(key=tpm_key)
         rpm_map = self.router_cache.get_cache(key=rpm_key)
         logger.debug("tpm_key=%s, tpm_dict: %s, rpm_dict: %s", tpm_key, tpm_map, rpm_map)
-        try:
-            input_tokens = module.embedding_aware_token_count(
-                messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
-            )
-        except Exception:  # LiteLLM counts 0 tokens when counting fails
-            input_tokens = 0
+        input_tokens = request_tokens(module, messages, input, healthy_deployments)
         logger.debug("input_tokens=%s", input_tokens)
         deployment = _native.lowest_tpm_pick(healthy_deployments, ids, tpm_map, rpm_map, input_tokens)
         COMPONENT.rust_calls += 1
@@ -145,12 +140,7 @@ def usage_v2_checks(
         return _v2_original_checks(self, *arguments)  # type: ignore[no-any-return]
     module = _v2
     tpm_map, rpm_map = _native.usage_v2_maps(tpm_keys, tpm_values, rpm_keys, rpm_values)
-    try:
-        input_tokens = module.embedding_aware_token_count(
-            messages, input, module.partial(module.deployment_backend_models, healthy_deployments)
-        )
-    except Exception:  # LiteLLM counts 0 tokens when counting fails
-        input_tokens = 0
+    input_tokens = request_tokens(module, messages, input, healthy_deployments)
     module.verbose_router_logger.debug("input_tokens=%s", input_tokens)
     potential = _native.usage_v2_potential(healthy_deployments, ids, tpm_map, rpm_map, input_tokens)
     COMPONENT.rust_calls += 1
