@@ -38,7 +38,15 @@ def test_calibrate_writes_a_valid_policy_for_this_host(tmp_path: Path, tiny_budg
     assert set(routing["thresholds"]) == {"latency", "usage", "usage_v2", "least_busy", "cost"}
     for points in routing["measurements"].values():
         assert [point["size"] for point in points] == [1, 5, 50]
-    steps = 2 * 3 * len(calibrate.LADDERS)
+    cache = policy["components"]["cache"]["measurements"]
+    assert {name: [point["size"] for point in points] for name, points in cache.items()} == {
+        "store": [10, 1000],
+        "front": [1, 100],
+    }
+    limiter = policy["components"]["rate_limit"]["measurements"]
+    assert [point["size"] for point in limiter["check"]] == [1, 4]
+    assert all(point["native_p50_ns"] > 0 for point in limiter["check"])
+    steps = 2 * sum(len(ladder.quick_sizes) for ladder in calibrate.LADDERS)
     assert f"calibrate 1/{steps}: tokens/text 1 characters" in stream.getvalue()  # plain lines, no terminal
     info = _policy.load_into(
         {"tokens": fast_litellm._components["tokens"].__class__("tokens")}, {"FAST_LITELLM_POLICY": str(path)}

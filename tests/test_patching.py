@@ -61,14 +61,17 @@ restored = {
     "encode": litellm.encode is original_encode,
     "main": litellm.main.token_counter is original_wrapper,
 }
-states = {t["target"]: t["state"] for t in fast_litellm.status()["targets"]}
-print(json.dumps({"patched": patched, "restored": restored, "count": count, "rust": rust_calls, "states": states}))
+states = {t["target"]: t["state"] for t in fast_litellm.status()["targets"] if t["component"] != "rate_limit"}
+limiter = [t["state"] for t in fast_litellm.status()["targets"] if t["component"] == "rate_limit"]
+print(json.dumps({"patched": patched, "restored": restored, "count": count, "rust": rust_calls, "states": states,
+                  "limiter": limiter}))
 """
     )
     assert all(result["patched"].values()), result["patched"]
     assert all(result["restored"].values()), result["restored"]
     assert result["count"] == 2 and result["rust"] == 1
     assert set(result["states"].values()) == {"unpatched"}
+    assert result["limiter"] == ["skipped"]  # the proxy's limiter: this process is no proxy
 
 
 def test_import_before_litellm_patches_when_litellm_loads():
@@ -84,7 +87,9 @@ fast_litellm.set_mode("tokens", "rust")
 count = litellm.token_counter(model="gpt-4", messages=[{"role": "user", "content": "hi"}])
 print(json.dumps({
     "pending": pending,
-    "states": [t["state"] for t in fast_litellm.status()["targets"]],
+    "states": [t["state"] for t in fast_litellm.status()["targets"] if t["component"] != "rate_limit"],
+    # The limiter is the proxy's, skipped in a process that is not one.
+    "limiter": [t["state"] for t in fast_litellm.status()["targets"] if t["component"] == "rate_limit"],
     "utils": litellm.utils.token_counter is tokens.wrapper_token_counter,
     "core": core.token_counter is tokens.token_counter,
     "count": count,
@@ -95,6 +100,7 @@ print(json.dumps({
     )
     assert set(result["pending"]) == {"pending"}
     assert set(result["states"]) == {"patched"}
+    assert result["limiter"] == ["skipped"]
     assert result["utils"] and result["core"]
     assert result["count"] == result["expected"] and result["rust"] == 1
 
@@ -225,7 +231,36 @@ print(json.dumps({{
 }}))
 """
     )
-    assert result == {"hooks": [], "called": [], "states": ["patched"], "core": True}
+    assert result == {"hooks": [], "called": [], "states": ["patched", "skipped"], "core": True}
+
+
+@pytest.mark.parametrize("how", ["announce", "expect_proxy"])
+def test_proxy_processes_wait_for_the_limiter_then_drop_the_hook(how):
+    """In a proxy process the proxy's limiter is patched when the proxy imports it; then no hook
+    is left. A process that is not one skips it at once (the tests above)."""
+    setup = (
+        "os.environ['FAST_LITELLM_ANNOUNCE'] = '1'; os.environ['XDG_RUNTIME_DIR'] = tempfile.mkdtemp()"
+        if how == "announce"
+        else "fast_litellm._patcher.expect_proxy()"
+    )
+    result = run_python(
+        f"""
+import json, os, sys, tempfile
+import fast_litellm
+{setup}
+import litellm
+waiting = [t["state"] for t in fast_litellm.status()["targets"] if t["component"] == "rate_limit"]
+from litellm.proxy.hooks import parallel_request_limiter_v3 as v3
+from fast_litellm import limiter
+print(json.dumps({{
+    "waiting": waiting,
+    "states": sorted({{t["state"] for t in fast_litellm.status()["targets"]}}),
+    "replaced": v3._PROXY_MaxParallelRequestsHandler_v3.should_rate_limit is limiter.should_rate_limit,
+    "hooks": [type(f).__name__ for f in sys.meta_path if type(f).__module__.startswith("fast_litellm")],
+}}))
+"""
+    )
+    assert result == {"waiting": ["pending"], "states": ["patched"], "replaced": True, "hooks": []}
 
 
 def test_hook_waits_while_litellm_is_not_imported():

@@ -134,7 +134,8 @@ def test_corrupt_policy_never_breaks_import(tmp_path: Path):
         import json, litellm, fast_litellm
         status = fast_litellm.status()
         print(json.dumps({"source": status["policy"]["source"], "problems": status["policy"]["problems"],
-                          "patched": {t["state"] for t in status["targets"]} == {"patched"},
+                          "patched": all(t["state"] == "patched" for t in status["targets"]
+                                         if t["component"] != "rate_limit"),  # the proxy's, not loaded
                           "count": litellm.token_counter(model="gpt-4o", text="hello world")}))
         """
     )

@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 mod calibration;
 mod fast_path;
 mod latency;
+mod limiter;
 mod memory_cache;
 mod messages;
 mod router_core;
@@ -33,5 +34,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing_usage::register(m)?;
     routing_busy::register(m)?;
     routing_cost::register(m)?;
+    limiter::register(m)?;
     Ok(())
 }

@@ -201,7 +201,7 @@ impl Drop for Held<'_> {
 }
 
 /// The version tag of a type: unique to its current contents, 0 once it is modified.
-fn version_tag(class: &Bound<'_, PyType>) -> u32 {
+pub(crate) fn version_tag(class: &Bound<'_, PyType>) -> u32 {
     // SAFETY: `tp_version_tag` is a `c_uint` field of a live type object; it is read atomically
     // because free-threaded CPython may reassign it concurrently.
     unsafe {

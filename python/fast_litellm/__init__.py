@@ -17,6 +17,7 @@ from fast_litellm import (
     _native,
     _policy,
     cache,
+    limiter,
     proxy,
     router_core,
     routing,
@@ -34,10 +35,13 @@ __all__ = [
 ]  # fmt: skip
 __version__ = importlib.metadata.version("fast-litellm")
 
-_OWN_COMPONENTS = {"tokens": tokens.COMPONENT, "cache": cache.COMPONENT, "routing": routing.COMPONENT}
+_OWN_COMPONENTS = {
+    "tokens": tokens.COMPONENT,
+    "cache": cache.COMPONENT,
+    "rate_limit": limiter.COMPONENT,
+    "routing": routing.COMPONENT,
+}
 _components: dict[str, Component] = {name: _OWN_COMPONENTS.get(name) or Component(name) for name in COMPONENTS}
-# Components whose native implementation is not part of this release yet: always Python.
-_NOT_YET_NATIVE = {"rate_limit"}
 
 
 def _prepare_routing() -> None:
@@ -53,6 +57,7 @@ def _prepare_routing() -> None:
 
 _patcher = Patcher(
     on_patched=lambda: proxy.announce(status),
+    proxy_process=proxy.announcing,
     patches=[
         ComponentPatch(
             component="tokens",
@@ -75,6 +80,12 @@ _patcher = Patcher(
                     for name in cache.STORE_METHODS
                 ),
             ],
+        ),
+        ComponentPatch(
+            component="rate_limit",
+            prepare=limiter.install,
+            proxy_only=True,
+            targets=[Target("rate_limit", limiter.MODULE, limiter.TARGET, limiter.should_rate_limit)],
         ),
         ComponentPatch(
             component="routing",
@@ -184,7 +195,7 @@ def status() -> dict[str, Any]:
         components[name] = {
             "mode": component.mode,
             "mode_source": component.mode_source,
-            "native_available": name not in _NOT_YET_NATIVE and (name != "cache" or cache.STORE.ops is not None),
+            "native_available": name != "cache" or cache.STORE.ops is not None,
             "rollout_percent": component.rollout_percent,
             "thresholds": dict(component.thresholds),
             "thresholds_source": component.thresholds_source,

@@ -232,3 +232,23 @@ def lowest_cost_candidates(
 ) -> list[tuple[dict[str, object], object]]:
     """Cost-based routing's pass over the cost map: `(deployment, cost)` of each entry whose
     deployment is healthy and within its tpm/rpm limits, in map order."""
+
+def limiter_should_rate_limit(
+    handle: object,
+    entry_cache: dict[str, dict[str, tuple[object, ...]]],
+    scope_type: type,
+    clock: Callable[[], object],
+    descriptors: object,
+    skip_tpm_check: object,
+    window_size: object,
+    parallel_slot_id: object,
+    skip_parallel_check: object,
+    new_slot_id: Callable[[], object],
+    slot_ttl: object,
+) -> dict[str, object] | None:
+    """The v3 limiter's `should_rate_limit` (not read-only) over LiteLLM's memory-only store
+    `handle`: the response, or None (before any clock reading or write) to run LiteLLM's method."""
+
+def type_version_tag(class_: type) -> int:
+    """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0
+    when it has none yet."""

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
+from typing import Any, Final
 
 
 @dataclass
@@ -51,10 +51,20 @@ class ComponentPatch:
     # Patch once these have loaded, instead of the targets' modules; prepare() imports those
     # (for targets LiteLLM imports lazily: a pending target would keep the import hook).
     after: frozenset[str] | None = None
+    # Targets only LiteLLM's proxy imports: waited for in proxy processes (`proxy_process`), and
+    # skipped in others once LiteLLM has loaded, so an SDK process keeps no import hook (a hook
+    # doubles the cost of the imports LiteLLM retries and fails on every request).
+    proxy_only: bool = False
 
     @property
     def required_modules(self) -> frozenset[str]:
         return self.after if self.after is not None else frozenset(target.module for target in self.targets)
+
+
+_NOT_A_PROXY: Final = (
+    "LiteLLM's proxy was not loaded with LiteLLM in this process (proxy processes started other than by "
+    "`fast-litellm proxy` or `fast_litellm.proxy_app` set FAST_LITELLM_ANNOUNCE=1)"
+)
 
 
 def _is_litellm_module(name: str) -> bool:
@@ -62,9 +72,16 @@ def _is_litellm_module(name: str) -> bool:
 
 
 class Patcher:
-    def __init__(self, patches: Sequence[ComponentPatch], on_patched: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self,
+        patches: Sequence[ComponentPatch],
+        on_patched: Callable[[], None] = lambda: None,
+        proxy_process: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._patches = list(patches)
         self._on_patched = on_patched  # called once no target waits any more and some are patched
+        self._proxy_process = proxy_process  # whether LiteLLM's proxy runs (or will) in this process
+        self._proxy_expected = False  # said so by expect_proxy()
         self._lock = threading.RLock()
         self._active = False
         self._hook: _ImportHook | None = None
@@ -88,13 +105,43 @@ class Patcher:
             if self._active:
                 return
             self._active = True
+            for target in self.targets():
+                if target.state == "unpatched":  # patched again: waits for its module like at first
+                    target.state, target.reason = "pending", "waiting for its module to be imported"
             for patch in self._patches:
                 self._try_patch_component(patch)
+            self._skip_proxy_only_outside_the_proxy()
             if self._pending():
                 self._hook = _ImportHook(self._module_loaded)
                 sys.meta_path.insert(0, self._hook)
             else:
                 self._done()
+
+    def expect_proxy(self) -> None:
+        """LiteLLM's proxy is about to load here: wait for the proxy-only targets skipped before."""
+        with self._lock:
+            self._proxy_expected = True
+            if not self._active:
+                return
+            for patch in self._patches:
+                for target in patch.targets:
+                    if patch.proxy_only and target.state == "skipped" and target.reason == _NOT_A_PROXY:
+                        target.state, target.reason = "pending", "waiting for its module to be imported"
+                self._try_patch_component(patch)
+            if self._pending() and self._hook is None:
+                self._hook = _ImportHook(self._module_loaded)
+                sys.meta_path.insert(0, self._hook)
+
+    def _skip_proxy_only_outside_the_proxy(self, litellm_just_loaded: bool = False) -> None:
+        litellm = sys.modules.get("litellm")
+        if litellm is None or not (litellm_just_loaded or _finished_loading(litellm)):
+            return
+        if self._proxy_expected or self._proxy_process():
+            return
+        for patch in self._patches:
+            for target in patch.targets:
+                if patch.proxy_only and target.state == "pending" and target.module not in sys.modules:
+                    target.state, target.reason = "skipped", _NOT_A_PROXY
 
     def _pending(self) -> bool:
         return any(target.state == "pending" for target in self.targets())
@@ -122,6 +169,8 @@ class Patcher:
                 if target.state == "patched":
                     target.state, target.reason = "unpatched", "unpatch() restored the original"
                     target.bindings.clear()
+                elif target.state == "pending":  # e.g. the proxy's limiter in an SDK-only process
+                    target.state, target.reason = "unpatched", "unpatch() before its module was imported"
             self._replacement_for.clear()
             self._original_for.clear()
 
@@ -136,6 +185,8 @@ class Patcher:
             for patch in self._patches:
                 if module.__name__ in patch.required_modules:
                     self._try_patch_component(patch, just_loaded=module.__name__)
+            if module.__name__ == "litellm":
+                self._skip_proxy_only_outside_the_proxy(litellm_just_loaded=True)
             if self._hook is not None and not self._pending():
                 self._remove_hook()
                 self._done()

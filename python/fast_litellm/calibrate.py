@@ -39,6 +39,8 @@ class Ladder:
     make_call: Callable[[int, ColdInputs], Callable[[], object]]
     # This ladder's share of the budget's time per point (routing points are long and many).
     budget_scale: float = 1.0
+    # Whether this host can run the ladder (the limiter needs LiteLLM's proxy extra).
+    available: Callable[[], bool] = lambda: True
 
 
 def _token_text_call(size: int, inputs: ColdInputs) -> Callable[[], object]:
@@ -86,6 +88,112 @@ class _Routers:
 _ROUTERS = _Routers()
 
 
+class _Caches:
+    """The cache ladders' instances, one per size, built once; released when calibration ends."""
+
+    def __init__(self) -> None:
+        self.stores: dict[int, Any] = {}
+        self.fronts: dict[int, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def store_call(self, keys: int, inputs: ColdInputs) -> Callable[[], object]:
+        """A get, a set and an increment on an `InMemoryCache` holding `keys` keys."""
+        from litellm.caching.in_memory_cache import InMemoryCache
+
+        store = self.stores.get(keys)
+        if store is None:
+            store = self.stores[keys] = InMemoryCache(max_size_in_memory=keys * 2)
+            for index in range(keys):
+                store.set_cache(f"key-{index}", {"deployment": index, "latency": [0.25]}, ttl=3600)
+        fresh = inputs.text(16)
+        key = f"key-{sum(map(ord, fresh)) % keys}"
+
+        def call() -> None:
+            store.get_cache(key)
+            store.set_cache(fresh, 1, ttl=60)
+            store.increment_cache(fresh, 1)
+
+        return call
+
+    def front_call(self, entries: int, inputs: ColdInputs) -> Callable[[], object]:
+        """`DualCache.async_get_cache` of a map of `entries` deployments (a strategy's state)."""
+        from litellm import DualCache
+
+        front = self.fronts.get(entries)
+        if front is None:
+            front = self.fronts[entries] = DualCache()
+            front.set_cache("map", {f"deployment-{index}": {"latency": [0.25] * 10} for index in range(entries)})
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        loop = self.loop
+        inputs.text(1)
+        return lambda: loop.run_until_complete(front.async_get_cache("map"))
+
+    def release(self) -> None:
+        self.stores.clear()
+        self.fronts.clear()
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
+
+
+_CACHES = _Caches()
+
+
+def _proxy_extra_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("fastapi") is not None
+
+
+class _Limiters:
+    """One v3 limiter per descriptor count (LiteLLM's proxy handler, without Redis) and one event
+    loop for their checks; released when calibration ends."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[int, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def check_call(self, descriptors: int, inputs: ColdInputs) -> Callable[[], object]:
+        """The proxy's first-pass check for a request under `descriptors` limited scopes (rpm and
+        tpm each, a parallel limit on the first), then the release of its slot."""
+        import fast_litellm
+
+        fast_litellm._patcher.expect_proxy()  # calibrate plays the proxy's part
+        from litellm import DualCache
+        from litellm.proxy.hooks.parallel_request_limiter_v3 import _PROXY_MaxParallelRequestsHandler_v3
+        from litellm.proxy.utils import InternalUsageCache
+        from litellm.redis.stores.rate_limits import RateLimitScope
+
+        handler = self.handlers.get(descriptors)
+        if handler is None:
+            handler = self.handlers[descriptors] = _PROXY_MaxParallelRequestsHandler_v3(InternalUsageCache(DualCache()))
+        if self.loop is None:
+            self.loop = asyncio.new_event_loop()
+        loop = self.loop
+        high = 10**15
+        scopes = [{"key": "scope", "value": f"value-{index}"} for index in range(descriptors)]
+        limits = [{**scope, "rate_limit": {"requests_per_unit": high, "tokens_per_unit": high}} for scope in scopes]
+        limits[0]["rate_limit"]["max_parallel_requests"] = high
+        slot = inputs.text(12)
+        gauges = (RateLimitScope("scope", "value-0"),)
+
+        async def check() -> None:
+            await handler.should_rate_limit(limits, skip_tpm_check=True, parallel_slot_id=slot)
+            await handler._release_parallel_request_slots_in_memory(gauges, slot)
+
+        return lambda: loop.run_until_complete(check())
+
+    def release(self) -> None:
+        self.handlers.clear()
+        if self.loop is not None:
+            self.loop.close()
+            self.loop = None
+
+
+_LIMITERS = _Limiters()
+
+
 def _routing_ladder(payload_class: str, strategy: str) -> Ladder:
     return Ladder(
         "routing",
@@ -122,6 +230,34 @@ LADDERS = (
     _routing_ladder("usage_v2", "usage-based-routing-v2"),
     _routing_ladder("least_busy", "least-busy"),
     _routing_ladder("cost", "cost-based-routing"),
+    # Cache: LiteLLM's `InMemoryCache` operations (the store) and `DualCache`'s in-memory path
+    # (the front). Both decide per instance, not per size: native where it wins at every size.
+    Ladder(
+        "cache",
+        "store",
+        "keys",
+        sizes=(10, 1000, 100_000),
+        quick_sizes=(10, 1000),
+        make_call=_CACHES.store_call,
+    ),
+    Ladder(
+        "cache",
+        "front",
+        "entries",
+        sizes=(1, 10, 100, 1000),
+        quick_sizes=(1, 100),
+        make_call=_CACHES.front_call,
+    ),
+    # The proxy's v3 limiter: a request's check (and its slot's release) under 1-8 descriptors.
+    Ladder(
+        "rate_limit",
+        "check",
+        "descriptors",
+        sizes=(1, 2, 4, 8),
+        quick_sizes=(1, 4),
+        make_call=_LIMITERS.check_call,
+        available=_proxy_extra_installed,
+    ),
 )
 
 SIDE_MODES = {"python": "python", "native": "rust", "auto": "auto"}
@@ -210,7 +346,9 @@ def run(quick: bool, out: Path | None, stream: Any = None) -> Path:
     budget = QUICK if quick else FULL
     inputs = ColdInputs(seed=int(time.time()))
     ladders = [
-        ladder for ladder in LADDERS if not fast_litellm.status()["components"][ladder.component]["config_errors"]
+        ladder
+        for ladder in LADDERS
+        if ladder.available() and not fast_litellm.status()["components"][ladder.component]["config_errors"]
     ]
     steps = sum(len(ladder.quick_sizes if quick else ladder.sizes) for ladder in ladders) * 2
     progress = Progress(steps, stream)
@@ -256,6 +394,8 @@ def run(quick: bool, out: Path | None, stream: Any = None) -> Path:
         "components": policy_components,
     }
     _ROUTERS.release()
+    _CACHES.release()
+    _LIMITERS.release()
     fast_litellm.reset_stats()
     path = out or _policy.default_path()
     _policy.write_policy(path, policy)

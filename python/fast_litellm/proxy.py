@@ -58,10 +58,15 @@ def _process_start(pid: int) -> str | None:
     return fields[19]  # field 22 of stat, counting from the one after the command name
 
 
+def announcing() -> bool:
+    """Whether FAST_LITELLM_ANNOUNCE is set: this process runs (or will run) LiteLLM's proxy."""
+    return os.environ.get(ANNOUNCE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def announce(current_status: Callable[[], dict[str, Any]]) -> None:
     """With FAST_LITELLM_ANNOUNCE set: log that this process runs LiteLLM accelerated, and record
     it for `fast-litellm status`."""
-    if os.environ.get(ANNOUNCE_ENV, "").strip().lower() not in ("1", "true", "yes", "on"):
+    if not announcing():
         return
     status = current_status()
     pid = os.getpid()

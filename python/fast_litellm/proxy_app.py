@@ -10,6 +10,10 @@ app loads, in every worker that imports it. The proxy reads its config from `CON
 
 from __future__ import annotations
 
-from litellm.proxy.proxy_server import app
+import fast_litellm
+
+fast_litellm._patcher.expect_proxy()  # the proxy's own modules (its limiter) are patched as they load
+
+from litellm.proxy.proxy_server import app  # noqa: E402
 
 __all__ = ["app"]

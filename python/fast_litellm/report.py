@@ -15,6 +15,9 @@ UNITS = {
     "text": "characters",
     "messages": "messages",
     **{routing: "deployments" for routing in ("latency", "usage", "usage_v2", "least_busy", "cost")},
+    "store": "keys",
+    "front": "entries",
+    "check": "descriptors",
 }
 
 

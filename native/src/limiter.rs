@@ -1,0 +1,671 @@
+//! The v3 limiter's in-memory check (`_PROXY_MaxParallelRequestsHandler_v3.should_rate_limit`
+//! of LiteLLM 1.110.2 without Redis): the windowed rpm/tpm counters and the parallel-request
+//! gauges in one native pass over LiteLLM's own store handle (`NativeRateLimits`).
+//!
+//! The steps, their order, every store read and write, every clock call and the response are
+//! LiteLLM's. The store is LiteLLM's native handle, called through its Python methods with the
+//! entry objects LiteLLM's own types build. Before the clock is read and before any write, the
+//! values the check reads first (each counter's window and count, each gauge) are checked to be
+//! of the kinds LiteLLM writes (None, ints, floats, numeric strs, slot registries of float
+//! timestamps); anything else returns None and the caller runs LiteLLM's method, which raises
+//! or handles what it finds. No Rust lock exists here.
+
+use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+
+/// Floats are exact in f64 below 2**53, so comparisons of such ints with floats agree with Python's.
+const EXACT_FLOAT_INT: i64 = 1 << 53;
+
+/// `int(value)` as an i64, when Python's `int()` gives one.
+fn as_i64(value: &Bound<'_, PyAny>) -> PyResult<i64> {
+    if value.is_exact_instance_of::<PyInt>() {
+        return value.extract();
+    }
+    // SAFETY: PyNumber_Long returns a new reference or NULL with an exception set.
+    let number = unsafe {
+        Bound::from_owned_ptr_or_err(value.py(), pyo3::ffi::PyNumber_Long(value.as_ptr()))?
+    };
+    number.extract()
+}
+
+/// A window start or count LiteLLM writes: None, an int, a finite float or a numeric str whose
+/// `int()` fits an i64. (`_scalar` raises for a slot registry here; that runs LiteLLM's code.)
+fn is_plain_scalar(value: &Bound<'_, PyAny>) -> bool {
+    if value.is_none() {
+        return true;
+    }
+    if value.is_exact_instance_of::<PyFloat>() {
+        return value
+            .extract::<f64>()
+            .is_ok_and(|float| float.is_finite() && float.abs() < 9.0e18);
+    }
+    (value.is_exact_instance_of::<PyInt>() || value.is_exact_instance_of::<PyString>())
+        && as_i64(value).is_ok()
+}
+
+/// A gauge LiteLLM writes: None, a count (as for counters) or a slot registry of exact str ids to
+/// float (or small int) timestamps.
+fn is_plain_gauge(value: &Bound<'_, PyAny>) -> bool {
+    let Ok(registry) = value.cast_exact::<PyDict>() else {
+        return is_plain_scalar(value);
+    };
+    registry.iter().all(|(slot, at)| {
+        slot.is_exact_instance_of::<PyString>()
+            && (at.is_exact_instance_of::<PyFloat>()
+                || (at.is_exact_instance_of::<PyInt>()
+                    && at
+                        .extract::<i64>()
+                        .is_ok_and(|int| int.abs() < EXACT_FLOAT_INT)))
+    })
+}
+
+/// `ts >= cutoff` as Python compares them.
+fn at_or_after(at: &Bound<'_, PyAny>, cutoff: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let (Ok(at), Ok(cutoff)) = (at.cast_exact::<PyFloat>(), cutoff.cast_exact::<PyFloat>()) {
+        return Ok(at.value() >= cutoff.value());
+    }
+    at.ge(cutoff)
+}
+
+/// The store entries of one descriptor scope, as LiteLLM's types build them. They are frozen
+/// dataclasses the handle reads by attribute, so equal ones are interchangeable: they are kept in
+/// the caller's `entry_cache` (`{key: {value: entries}}`) instead of being rebuilt per check.
+struct ScopeEntries<'py> {
+    requests: Bound<'py, PyAny>,
+    tokens: Bound<'py, PyAny>,
+    window: Bound<'py, PyAny>,
+    gauge: Bound<'py, PyAny>,
+}
+
+/// Scopes per descriptor key, and descriptor keys, kept before the cache starts afresh.
+const ENTRY_CACHE_LIMIT: usize = 4096;
+
+impl<'py> ScopeEntries<'py> {
+    fn of(
+        cache: &Bound<'py, PyDict>,
+        scope_type: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyString>,
+        value: &Bound<'py, PyString>,
+    ) -> PyResult<Self> {
+        let py = cache.py();
+        let per_key = match cache.get_item(key)? {
+            Some(per_key) => per_key.cast_into_exact::<PyDict>()?,
+            None => {
+                if cache.len() >= ENTRY_CACHE_LIMIT {
+                    cache.clear();
+                }
+                let per_key = PyDict::new(py);
+                cache.set_item(key, &per_key)?;
+                per_key
+            }
+        };
+        if let Some(cached) = per_key.get_item(value)? {
+            let (requests, tokens, window, gauge) = cached.extract()?;
+            return Ok(Self {
+                requests,
+                tokens,
+                window,
+                gauge,
+            });
+        }
+        let scope = scope_type.call1((key, value))?;
+        let requests = scope.call_method1(intern!(py, "counter"), (intern!(py, "requests"),))?;
+        let tokens = scope.call_method1(intern!(py, "counter"), (intern!(py, "tokens"),))?;
+        let window = requests.getattr(intern!(py, "window"))?;
+        let gauge = scope.getattr(intern!(py, "gauge"))?;
+        if per_key.len() >= ENTRY_CACHE_LIMIT {
+            per_key.clear();
+        }
+        per_key.set_item(value, (&requests, &tokens, &window, &gauge))?;
+        Ok(Self {
+            requests,
+            tokens,
+            window,
+            gauge,
+        })
+    }
+}
+
+struct Counter {
+    /// Index of the scope's metadata.
+    meta: usize,
+    /// Index of the scope's entries.
+    scope: usize,
+    requests: bool,
+}
+
+struct ScopeMeta<'py> {
+    key: Bound<'py, PyString>,
+    value: Bound<'py, PyString>,
+    requests_limit: Option<i64>,
+    tokens_limit: Option<i64>,
+}
+
+struct Gauge<'py> {
+    /// Index of the scope's entries.
+    scope: usize,
+    limit: i64,
+    key: Bound<'py, PyString>,
+}
+
+/// What `_collect_windowed_keys_and_gauges` returns, with the scopes' entries.
+struct Collected<'py> {
+    counters: Vec<Counter>,
+    metas: Vec<ScopeMeta<'py>>,
+    gauges: Vec<Gauge<'py>>,
+    entries: Vec<ScopeEntries<'py>>,
+}
+
+/// `int(limit)` of a present limit; None when int() refuses it or the result exceeds an i64.
+fn convert_limit(limit: Option<Bound<'_, PyAny>>) -> Option<Option<i64>> {
+    match limit {
+        None => Some(None),
+        Some(limit) => as_i64(&limit).ok().map(Some),
+    }
+}
+
+/// `_collect_windowed_keys_and_gauges`: the counters (with the index of their scope's metadata;
+/// a later descriptor of the same scope replaces it, as LiteLLM's dict does), the metadata and the
+/// gauges. None when a descriptor is not a plain dict of str key and value with a dict (or falsy)
+/// `rate_limit` and limits int() converts.
+fn collect<'py>(
+    descriptors: &Bound<'py, PyAny>,
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    skip_tpm_check: bool,
+    default_window_size: &Bound<'py, PyAny>,
+) -> PyResult<Option<Collected<'py>>> {
+    let py = descriptors.py();
+    let mut collected = Collected {
+        counters: Vec::new(),
+        metas: Vec::new(),
+        gauges: Vec::new(),
+        entries: Vec::new(),
+    };
+    for descriptor in descriptors.try_iter()? {
+        let descriptor = descriptor?;
+        let Ok(descriptor) = descriptor.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        let (Some(key), Some(value)) = (
+            descriptor.get_item(intern!(py, "key"))?,
+            descriptor.get_item(intern!(py, "value"))?,
+        ) else {
+            return Ok(None);
+        };
+        let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
+        else {
+            return Ok(None);
+        };
+        let rate_limit = match descriptor.get_item(intern!(py, "rate_limit"))? {
+            Some(limits) if limits.is_truthy()? => match limits.cast_exact::<PyDict>() {
+                Ok(limits) => Some(limits.clone()),
+                Err(_) => return Ok(None),
+            },
+            _ => None,
+        };
+        let limit = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyAny>>> {
+            match &rate_limit {
+                Some(limits) => Ok(limits.get_item(name)?.filter(|limit| !limit.is_none())),
+                None => Ok(None),
+            }
+        };
+        let Some(requests_limit) = convert_limit(limit(intern!(py, "requests_per_unit"))?) else {
+            return Ok(None);
+        };
+        let tokens_limit = if skip_tpm_check {
+            Some(None)
+        } else {
+            convert_limit(limit(intern!(py, "tokens_per_unit"))?)
+        };
+        let Some(tokens_limit) = tokens_limit else {
+            return Ok(None);
+        };
+        let Some(parallel_limit) = convert_limit(limit(intern!(py, "max_parallel_requests"))?)
+        else {
+            return Ok(None);
+        };
+        // `int(rate_limit.get("window_size") or self.window_size)`: unused by this check, but
+        // LiteLLM converts it, so a value int() refuses goes to LiteLLM's code.
+        let window_size = match limit(intern!(py, "window_size"))? {
+            Some(size) if size.is_truthy()? => size,
+            _ => default_window_size.clone(),
+        };
+        if as_i64(&window_size).is_err() {
+            return Ok(None);
+        }
+        let scope = collected.entries.len();
+        collected
+            .entries
+            .push(ScopeEntries::of(entry_cache, scope_type, key, value)?);
+        if let Some(limit) = parallel_limit {
+            collected.gauges.push(Gauge {
+                scope,
+                limit,
+                key: key.clone(),
+            });
+        }
+        let mut meta = collected.metas.len();
+        for (index, known) in collected.metas.iter().enumerate() {
+            if known.key.as_any().eq(key)? && known.value.as_any().eq(value)? {
+                meta = index;
+                break;
+            }
+        }
+        for (present, requests) in [
+            (requests_limit.is_some(), true),
+            (tokens_limit.is_some(), false),
+        ] {
+            if present {
+                collected.counters.push(Counter {
+                    meta,
+                    scope,
+                    requests,
+                });
+            }
+        }
+        if requests_limit.is_none() && tokens_limit.is_none() {
+            continue;
+        }
+        let scope_meta = ScopeMeta {
+            key: key.clone(),
+            value: value.clone(),
+            requests_limit,
+            tokens_limit,
+        };
+        if meta == collected.metas.len() {
+            collected.metas.push(scope_meta);
+        } else {
+            collected.metas[meta] = scope_meta;
+        }
+    }
+    Ok(Some(collected))
+}
+
+fn status<'py>(
+    py: Python<'py>,
+    code: &str,
+    limit: i64,
+    remaining: i64,
+    kind: &Bound<'py, PyString>,
+    key: &Bound<'py, PyString>,
+    value: Option<&Bound<'py, PyString>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let status = PyDict::new(py);
+    status.set_item(intern!(py, "code"), code)?;
+    status.set_item(intern!(py, "current_limit"), limit)?;
+    status.set_item(intern!(py, "limit_remaining"), remaining)?;
+    status.set_item(intern!(py, "rate_limit_type"), kind)?;
+    status.set_item(intern!(py, "descriptor_key"), key)?;
+    if let Some(value) = value {
+        status.set_item(intern!(py, "descriptor_value"), value)?;
+    }
+    Ok(status)
+}
+
+fn response<'py>(
+    py: Python<'py>,
+    over_limit: bool,
+    statuses: &Bound<'py, PyList>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let response = PyDict::new(py);
+    let code = if over_limit { "OVER_LIMIT" } else { "OK" };
+    response.set_item(intern!(py, "overall_code"), code)?;
+    response.set_item(intern!(py, "statuses"), statuses)?;
+    Ok(response)
+}
+
+/// `is_cache_list_over_limit(..., read_only=False)` over each counter's count (None: unset).
+fn over_limit_statuses<'py>(
+    py: Python<'py>,
+    collected: &Collected<'py>,
+    counts: &[Option<i64>],
+) -> PyResult<(bool, Bound<'py, PyList>)> {
+    let statuses = PyList::empty(py);
+    let mut over = false;
+    for (counter, count) in collected.counters.iter().zip(counts) {
+        // Every counter's scope has metadata (a counter implies a limit on its descriptor).
+        let meta = &collected.metas[counter.meta];
+        let (limit, kind) = if counter.requests {
+            (meta.requests_limit, intern!(py, "requests"))
+        } else {
+            (meta.tokens_limit, intern!(py, "tokens"))
+        };
+        let Some(limit) = limit else { continue };
+        let item_over = count.is_some_and(|count| count > limit);
+        over |= item_over;
+        let remaining = count.map_or(Some(limit), |count| limit.checked_sub(count));
+        let Some(remaining) = remaining else {
+            return Err(PyOverflowError::new_err("limit_remaining out of range"));
+        };
+        let code = if item_over { "OVER_LIMIT" } else { "OK" };
+        statuses.append(status(
+            py,
+            code,
+            limit,
+            remaining,
+            kind,
+            &meta.key,
+            Some(&meta.value),
+        )?)?;
+    }
+    Ok((over, statuses))
+}
+
+/// `int(_scalar(value))` of a present value.
+fn scalar_count(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
+    if value.is_none() {
+        return Ok(None);
+    }
+    if value.is_exact_instance_of::<PyDict>() {
+        return Err(PyTypeError::new_err(
+            "a rate-limit counter in memory holds a slot registry",
+        ));
+    }
+    as_i64(value).map(Some)
+}
+
+/// LiteLLM's store handle, remembering what this check read and wrote per entry: a value read
+/// again within the check is the one read or written before (the same value LiteLLM's re-read
+/// finds), without another call.
+struct Store<'py> {
+    get_local: Bound<'py, PyAny>,
+    set_local: Bound<'py, PyAny>,
+    known: Vec<(*mut pyo3::ffi::PyObject, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Store<'py> {
+    fn new(handle: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let py = handle.py();
+        Ok(Self {
+            get_local: handle.getattr(intern!(py, "get_local"))?,
+            set_local: handle.getattr(intern!(py, "set_local"))?,
+            known: Vec::new(),
+        })
+    }
+
+    fn remember(&mut self, entry: &Bound<'py, PyAny>, value: Bound<'py, PyAny>) {
+        match self
+            .known
+            .iter_mut()
+            .find(|(known, _)| *known == entry.as_ptr())
+        {
+            Some(slot) => slot.1 = value,
+            None => self.known.push((entry.as_ptr(), value)),
+        }
+    }
+
+    fn get(&mut self, entry: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some((_, value)) = self
+            .known
+            .iter()
+            .find(|(known, _)| *known == entry.as_ptr())
+        {
+            return Ok(value.clone());
+        }
+        let value = self.get_local.call1((entry,))?;
+        self.remember(entry, value.clone());
+        Ok(value)
+    }
+
+    fn set(
+        &mut self,
+        entry: &Bound<'py, PyAny>,
+        value: Bound<'py, PyAny>,
+        ttl: &Bound<'py, PyAny>,
+    ) -> PyResult<()> {
+        self.set_local.call1((entry, &value, ttl))?;
+        self.remember(entry, value);
+        Ok(())
+    }
+}
+
+/// `_in_memory_cache_sliding_window`: each counter's count after its increment.
+fn sliding_window<'py>(
+    store: &mut Store<'py>,
+    collected: &Collected<'py>,
+    now_int: i64,
+    window_size: &Bound<'py, PyAny>,
+) -> PyResult<Vec<Option<i64>>> {
+    let py = window_size.py();
+    let size = i128::from(as_i64(window_size)?);
+    let zero = 0i64.into_pyobject(py)?.into_any();
+    let one = 1i64.into_pyobject(py)?.into_any();
+    let mut counts = Vec::with_capacity(collected.counters.len());
+    for counter in &collected.counters {
+        let entries = &collected.entries[counter.scope];
+        let entry = if counter.requests {
+            &entries.requests
+        } else {
+            &entries.tokens
+        };
+        let start = scalar_count(&store.get(&entries.window)?)?;
+        let expired = start.is_none_or(|start| i128::from(now_int) - i128::from(start) >= size);
+        if expired {
+            store.set(&entries.requests, zero.clone(), window_size)?;
+            store.set(&entries.tokens, zero.clone(), window_size)?;
+            let start = PyString::new(py, &now_int.to_string()).into_any();
+            store.set(&entries.window, start, window_size)?;
+            store.set(entry, one.clone(), window_size)?;
+            counts.push(Some(1));
+            continue;
+        }
+        let current = scalar_count(&store.get(entry)?)?.unwrap_or(0);
+        let Some(next) = current.checked_add(1) else {
+            return Err(PyOverflowError::new_err("counter out of range"));
+        };
+        store.set(entry, next.into_pyobject(py)?.into_any(), window_size)?;
+        counts.push(Some(next));
+    }
+    Ok(counts)
+}
+
+/// `_gauge_in_flight_from_cache_value` of each gauge value, in order.
+fn gauge_counts<'py>(
+    clock: &Bound<'py, PyAny>,
+    values: &[Bound<'py, PyAny>],
+    slot_ttl: &Bound<'py, PyAny>,
+) -> PyResult<Vec<i64>> {
+    let py = clock.py();
+    values
+        .iter()
+        .map(|value| {
+            if value.is_none() {
+                return Ok(0);
+            }
+            if let Ok(registry) = value.cast_exact::<PyDict>() {
+                let now = clock.call0()?.call_method0(intern!(py, "timestamp"))?;
+                let cutoff = now.sub(slot_ttl)?;
+                let mut live = 0;
+                for at in registry.values() {
+                    live += i64::from(at_or_after(&at, &cutoff)?);
+                }
+                return Ok(live);
+            }
+            Ok(as_i64(value)?.max(0))
+        })
+        .collect()
+}
+
+fn gauge_status<'py>(
+    py: Python<'py>,
+    gauge: &Gauge<'py>,
+    in_flight: i64,
+    code: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let remaining = gauge.limit.saturating_sub(in_flight).max(0);
+    let kind = intern!(py, "max_parallel_requests");
+    status(py, code, gauge.limit, remaining, kind, &gauge.key, None)
+}
+
+/// `_check_parallel_request_gauges(read_only=False)` without Redis: the local pre-check, then
+/// `_acquire_parallel_slots_in_memory`. (over limit, the gauge statuses).
+fn acquire_gauges<'py>(
+    store: &mut Store<'py>,
+    clock: &Bound<'py, PyAny>,
+    collected: &Collected<'py>,
+    slot_id: &Bound<'py, PyAny>,
+    slot_ttl: &Bound<'py, PyAny>,
+) -> PyResult<(bool, Vec<Bound<'py, PyDict>>)> {
+    let py = clock.py();
+    let gauges = &collected.gauges;
+    let entry = |gauge: &Gauge<'py>| collected.entries[gauge.scope].gauge.clone();
+    let read_all = |store: &mut Store<'py>| {
+        gauges
+            .iter()
+            .map(|gauge| store.get(&entry(gauge)))
+            .collect::<PyResult<Vec<_>>>()
+    };
+    let local = gauge_counts(clock, &read_all(store)?, slot_ttl)?;
+    for (gauge, &in_flight) in gauges.iter().zip(&local) {
+        if in_flight >= gauge.limit {
+            return Ok((
+                true,
+                vec![gauge_status(py, gauge, in_flight, "OVER_LIMIT")?],
+            ));
+        }
+    }
+    let now = clock.call0()?.call_method0(intern!(py, "timestamp"))?;
+    let cutoff = now.sub(slot_ttl)?;
+    let mut states = Vec::with_capacity(gauges.len());
+    for (gauge, raw) in gauges.iter().zip(read_all(store)?) {
+        let (registry, in_flight) = if let Ok(stored) = raw.cast_exact::<PyDict>() {
+            let registry = PyDict::new(py);
+            for (slot, at) in stored.iter() {
+                if at_or_after(&at, &cutoff)? {
+                    registry.set_item(slot, at)?;
+                }
+            }
+            let in_flight = registry.len() as i64;
+            (Some(registry), in_flight)
+        } else if raw.is_none() {
+            (Some(PyDict::new(py)), 0)
+        } else {
+            (None, as_i64(&raw)?.max(0))
+        };
+        if in_flight.saturating_add(1) > gauge.limit {
+            return Ok((
+                true,
+                vec![gauge_status(py, gauge, in_flight, "OVER_LIMIT")?],
+            ));
+        }
+        states.push((registry, in_flight));
+    }
+    let mut statuses = Vec::with_capacity(gauges.len());
+    for (gauge, (registry, in_flight)) in gauges.iter().zip(states) {
+        let value = match registry {
+            Some(registry) => {
+                registry.set_item(slot_id, &now)?;
+                registry.into_any()
+            }
+            None => (in_flight + 1).into_pyobject(py)?.into_any(),
+        };
+        store.set(&entry(gauge), value, slot_ttl)?;
+        statuses.push(gauge_status(py, gauge, in_flight + 1, "OK")?);
+    }
+    Ok((false, statuses))
+}
+
+/// `should_rate_limit(descriptors, read_only=False, ...)` of a handler without Redis whose
+/// check-and-increment lock is free. `clock` is the handler's bound `_get_current_time`,
+/// `window_size` its `window_size`, `new_slot_id` makes LiteLLM's default slot id,
+/// `entry_cache` a dict this module keeps the scopes' store entries in.
+/// None (before any clock call or write): run LiteLLM's method.
+#[pyfunction]
+#[allow(clippy::too_many_arguments)]
+fn limiter_should_rate_limit<'py>(
+    handle: &Bound<'py, PyAny>,
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    clock: &Bound<'py, PyAny>,
+    descriptors: &Bound<'py, PyAny>,
+    skip_tpm_check: &Bound<'py, PyAny>,
+    window_size: &Bound<'py, PyAny>,
+    parallel_slot_id: &Bound<'py, PyAny>,
+    skip_parallel_check: &Bound<'py, PyAny>,
+    new_slot_id: &Bound<'py, PyAny>,
+    slot_ttl: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = handle.py();
+    if !window_size.is_exact_instance_of::<PyInt>() || as_i64(window_size).is_err() {
+        return Ok(None);
+    }
+    let skip_tpm_check = skip_tpm_check.is_truthy()?;
+    let Some(collected) = collect(
+        descriptors,
+        entry_cache,
+        scope_type,
+        skip_tpm_check,
+        window_size,
+    )?
+    else {
+        return Ok(None);
+    };
+    let mut store = Store::new(handle)?;
+    // `_local_counter_states`: every window and count, read before anything is written.
+    let mut local_counts = Vec::with_capacity(collected.counters.len());
+    for counter in &collected.counters {
+        let entries = &collected.entries[counter.scope];
+        let start = store.get(&entries.window)?;
+        let count = store.get(if counter.requests {
+            &entries.requests
+        } else {
+            &entries.tokens
+        })?;
+        if !is_plain_scalar(&start) || !is_plain_scalar(&count) {
+            return Ok(None);
+        }
+        local_counts.push(scalar_count(&count)?);
+    }
+    let gauges_checked = !collected.gauges.is_empty() && !skip_parallel_check.is_truthy()?;
+    if gauges_checked {
+        for gauge in &collected.gauges {
+            if !is_plain_gauge(&store.get(&collected.entries[gauge.scope].gauge)?) {
+                return Ok(None);
+            }
+        }
+    }
+
+    let now = clock.call0()?.call_method0(intern!(py, "timestamp"))?;
+    let now_int = as_i64(&now)?;
+    let mut windowed = PyList::empty(py);
+    if !collected.counters.is_empty() {
+        let (over, statuses) = over_limit_statuses(py, &collected, &local_counts)?;
+        if over {
+            return response(py, true, &statuses).map(Some);
+        }
+        let counts = sliding_window(&mut store, &collected, now_int, window_size)?;
+        let (over, statuses) = over_limit_statuses(py, &collected, &counts)?;
+        if over {
+            return response(py, true, &statuses).map(Some);
+        }
+        windowed = statuses;
+    }
+    if !gauges_checked {
+        return response(py, false, &windowed).map(Some);
+    }
+    let slot_id = if parallel_slot_id.is_truthy()? {
+        parallel_slot_id.clone()
+    } else {
+        new_slot_id.call0()?
+    };
+    let (over, gauge_statuses) = acquire_gauges(&mut store, clock, &collected, &slot_id, slot_ttl)?;
+    for status in gauge_statuses {
+        windowed.append(status)?;
+    }
+    response(py, over, &windowed).map(Some)
+}
+
+/// The version tag of a class: unchanged while its attributes and its bases' are (0: none yet).
+#[pyfunction]
+fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
+    crate::memory_cache::version_tag(class)
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(limiter_should_rate_limit, m)?)?;
+    m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
+    Ok(())
+}

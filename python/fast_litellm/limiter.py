@@ -1,0 +1,160 @@
+"""The `rate_limit` component: the proxy's v3 limiter check without Redis, in one native pass.
+
+`_PROXY_MaxParallelRequestsHandler_v3.should_rate_limit` (LiteLLM 1.110.2) is replaced on its
+class. LiteLLM keeps the limiter's counters in its own native store (`NativeRateLimits`), but the
+check around it is Python: per request it builds the counters, pre-checks them, runs the sliding
+window under one `asyncio.Lock`, checks the limits again, then acquires the parallel-request
+slots under the same lock (about 40 µs per request with a key's rpm, tpm and parallel limits).
+
+The replacement (`_native.limiter_should_rate_limit`) takes the same steps in the same order on
+the same store, with the store calls, clock calls and response of LiteLLM's method. LiteLLM's
+method runs instead when: the component is in `python` mode or below its threshold, the check is
+read-only, Redis is configured (the shared counters and their scripts stay LiteLLM's), the lock is
+held or awaited (LiteLLM's method then waits its turn), the store or one of the methods the check
+calls is not LiteLLM's (a subclass, a mock on the instance), or the descriptors or stored values
+are of kinds LiteLLM itself does not write. That last decision is made before the clock is read
+and before anything is written.
+
+With the lock free, LiteLLM's method runs from its first line to its return without yielding to
+the event loop, so skipping the lock's acquire and release changes nothing another coroutine can
+see. The clock is read after the first store reads rather than before: the reads change nothing,
+and the clock is LiteLLM's `datetime.now` or the handler's injected time provider.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fast_litellm import _native
+from fast_litellm._component import Component
+
+COMPONENT: Final = Component("rate_limit")
+MODULE: Final = "litellm.proxy.hooks.parallel_request_limiter_v3"
+CLASS: Final = "_PROXY_MaxParallelRequestsHandler_v3"
+TARGET: Final = f"{CLASS}.should_rate_limit"
+# The methods the check calls, which a subclass or a mock on the instance may replace.
+_METHOD_NAMES: Final = (
+    "_get_current_time",
+    "_collect_windowed_keys_and_gauges",
+    "_local_counter_states",
+    "is_cache_list_over_limit",
+    "in_memory_cache_sliding_window",
+    "_in_memory_cache_sliding_window",
+    "_check_parallel_request_gauges",
+    "_read_local_gauge_counts",
+    "_gauge_in_flight_from_cache_value",
+    "_acquire_parallel_slots_in_memory",
+    "_gauge_status",
+)
+_STORE_METHOD_NAMES: Final = ("local", "set_local", "has_redis")
+_INSTANCE_OVERRIDES: Final = frozenset(("should_rate_limit", *_METHOD_NAMES))
+
+_module: Any = None
+_original: Any = None
+_methods: tuple[Any, ...] = ()
+_store_type: Any = None
+_store_methods: tuple[Any, ...] = ()
+_handle_type: Any = None
+_scope_type: Any = None
+_scalar: Any = None
+# Classes whose methods were checked to be LiteLLM's, with their version tag then.
+_checked_classes: dict[type, int] = {}
+# The store entries of each descriptor scope (`_native.limiter_should_rate_limit` fills it).
+_entry_cache: dict[str, dict[str, tuple[Any, ...]]] = {}
+
+
+def install() -> None:
+    from litellm.proxy.hooks import parallel_request_limiter_v3 as module
+    from litellm.redis.stores.rate_limits import RateLimitScope, RateLimitStore
+    from litellm.rust_bridge._native import NativeRateLimits
+
+    global _module, _original, _methods, _store_type, _store_methods, _handle_type, _scope_type, _scalar
+    _module = module
+    handler = getattr(module, CLASS)
+    _original = vars(handler)["should_rate_limit"]
+    _methods = tuple(getattr(handler, name) for name in _METHOD_NAMES)
+    _store_type, _handle_type, _scope_type = RateLimitStore, NativeRateLimits, RateLimitScope
+    _store_methods = tuple(vars(RateLimitStore)[name] for name in _STORE_METHOD_NAMES)
+    _scalar = module._scalar
+
+
+def _new_slot_id() -> str:
+    return _module.uuid.uuid4().hex  # looked up where LiteLLM looks it up, so mocks apply
+
+
+def _lock_free(lock: Any) -> bool:
+    """Whether `async with lock` would enter without yielding: unlocked and nobody waiting."""
+    return not lock.locked() and not getattr(lock, "_waiters", None)
+
+
+def _methods_are_litellms(cls: type) -> bool:
+    """Whether the check's methods on `cls` and on the store class are LiteLLM's; remembered for
+    the classes' version tags, which change whenever an attribute of theirs (or a base's) does."""
+    tags = _native.type_version_tag(cls), _native.type_version_tag(_store_type)
+    if tags[0] and tags[1] and _checked_classes.get(cls) == tags:
+        return True
+    if any(getattr(cls, name) is not method for name, method in zip(_METHOD_NAMES, _methods, strict=True)) or any(
+        vars(_store_type).get(name) is not method
+        for name, method in zip(_STORE_METHOD_NAMES, _store_methods, strict=True)
+    ):
+        return False
+    _checked_classes[cls] = _native.type_version_tag(cls), _native.type_version_tag(_store_type)
+    return True
+
+
+def _is_litellms(handler: Any) -> Any:
+    """LiteLLM's store handle when the check is LiteLLM's own over LiteLLM's memory-only store."""
+    store = getattr(handler, "rate_limits", None)
+    if (
+        type(store) is not _store_type
+        or not _INSTANCE_OVERRIDES.isdisjoint(vars(handler))
+        or _module._scalar is not _scalar
+        or _module.RateLimitScope is not _scope_type
+        or not _methods_are_litellms(type(handler))
+    ):
+        return None
+    handle = store._handle
+    if type(handle) is not _handle_type or handle.has_redis:
+        return None
+    return handle
+
+
+async def should_rate_limit(
+    self: Any,
+    descriptors: Any,
+    parent_otel_span: Any = None,
+    read_only: bool = False,
+    skip_tpm_check: bool = False,
+    parallel_slot_id: str | None = None,
+    skip_parallel_check: bool = False,
+) -> Any:
+    handle = None
+    if not read_only and COMPONENT.wants_native("check", len(descriptors)):
+        handle = _is_litellms(self)
+    if handle is not None and _lock_free(self._check_and_increment_lock):
+        response = _native.limiter_should_rate_limit(
+            handle,
+            _entry_cache,
+            _scope_type,
+            self._get_current_time,
+            descriptors,
+            skip_tpm_check,
+            self.window_size,
+            parallel_slot_id,
+            skip_parallel_check,
+            _new_slot_id,
+            _module.PARALLEL_REQUEST_SLOT_TTL_SECONDS,
+        )
+        if response is not None:
+            COMPONENT.rust_calls += 1
+            return response
+    COMPONENT.python_calls += 1
+    return await _original(
+        self,
+        descriptors,
+        parent_otel_span=parent_otel_span,
+        read_only=read_only,
+        skip_tpm_check=skip_tpm_check,
+        parallel_slot_id=parallel_slot_id,
+        skip_parallel_check=skip_parallel_check,
+    )
