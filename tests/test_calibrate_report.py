@@ -86,9 +86,10 @@ def test_report_renders_every_class_with_curves_and_tables(tmp_path: Path, tiny_
     )
     out = report.write(tmp_path / "report.html", policy_path, bench)
     html = out.read_text()
-    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == 7
+    assert html.startswith("<!DOCTYPE html>") and html.count("<svg") == len(calibrate.LADDERS)
     assert "messages (size = messages)" in html and "text (size = characters)" in html
     assert "latency (size = deployments)" in html and "least_busy (size = deployments)" in html
+    assert "store (size = keys)" in html and "front (size = entries)" in html and "check (size = descriptors)" in html
     assert "auto vs best" in html and "test_text[rust]" in html
     assert "<script" not in html
 
