@@ -664,8 +664,70 @@ fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
     crate::memory_cache::version_tag(class)
 }
 
+/// `_release_parallel_request_slots_in_memory(gauges, slot_id)` of a handler without Redis whose
+/// lock is free: `slot_id` leaves each gauge's registry (a mirrored count drops by one). False
+/// (before any write) when a scope is not LiteLLM's with str key and value, or a gauge holds a
+/// value LiteLLM does not write: run LiteLLM's method.
+#[pyfunction]
+fn limiter_release_slots<'py>(
+    handle: &Bound<'py, PyAny>,
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    gauges: &Bound<'py, PyAny>,
+    slot_id: &Bound<'py, PyAny>,
+    slot_ttl: &Bound<'py, PyAny>,
+) -> PyResult<bool> {
+    let py = handle.py();
+    let mut entries = Vec::new();
+    for scope in gauges.try_iter()? {
+        let scope = scope?;
+        if !scope.get_type().is(scope_type) {
+            return Ok(false);
+        }
+        let key = scope.getattr(intern!(py, "descriptor_key"))?;
+        let value = scope.getattr(intern!(py, "descriptor_value"))?;
+        let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
+        else {
+            return Ok(false);
+        };
+        entries.push(ScopeEntries::of(entry_cache, scope_type, key, value)?.gauge);
+    }
+    let mut store = Store::new(handle)?;
+    for entry in &entries {
+        if !is_plain_gauge(&store.get(entry)?) {
+            return Ok(false);
+        }
+    }
+    for entry in &entries {
+        let raw = store.get(entry)?;
+        let released = if let Ok(registry) = raw.cast_exact::<PyDict>() {
+            if !registry.contains(slot_id)? {
+                continue;
+            }
+            let kept = PyDict::new(py);
+            for (slot, at) in registry.iter() {
+                if !slot.eq(slot_id)? {
+                    kept.set_item(slot, at)?;
+                }
+            }
+            kept.into_any()
+        } else if raw.is_none() {
+            continue;
+        } else {
+            as_i64(&raw)?
+                .saturating_sub(1)
+                .max(0)
+                .into_pyobject(py)?
+                .into_any()
+        };
+        store.set(entry, released, slot_ttl)?;
+    }
+    Ok(true)
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limiter_should_rate_limit, m)?)?;
+    m.add_function(wrap_pyfunction!(limiter_release_slots, m)?)?;
     m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
     Ok(())
 }

@@ -85,7 +85,15 @@ _patcher = Patcher(
             component="rate_limit",
             prepare=limiter.install,
             proxy_only=True,
-            targets=[Target("rate_limit", limiter.MODULE, limiter.TARGET, limiter.should_rate_limit)],
+            targets=[
+                Target("rate_limit", limiter.MODULE, limiter.TARGET, limiter.should_rate_limit),
+                Target(
+                    "rate_limit",
+                    limiter.MODULE,
+                    limiter.RELEASE_TARGET,
+                    limiter.release_parallel_request_slots_in_memory,
+                ),
+            ],
         ),
         ComponentPatch(
             component="routing",

@@ -249,6 +249,17 @@ def limiter_should_rate_limit(
     """The v3 limiter's `should_rate_limit` (not read-only) over LiteLLM's memory-only store
     `handle`: the response, or None (before any clock reading or write) to run LiteLLM's method."""
 
+def limiter_release_slots(
+    handle: object,
+    entry_cache: dict[str, dict[str, tuple[object, ...]]],
+    scope_type: type,
+    gauges: object,
+    slot_id: object,
+    slot_ttl: object,
+) -> bool:
+    """The v3 limiter's in-memory slot release over LiteLLM's memory-only store `handle`; False
+    (before any write) to run LiteLLM's method."""
+
 def type_version_tag(class_: type) -> int:
     """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0
     when it has none yet."""

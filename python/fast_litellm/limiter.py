@@ -32,6 +32,7 @@ COMPONENT: Final = Component("rate_limit")
 MODULE: Final = "litellm.proxy.hooks.parallel_request_limiter_v3"
 CLASS: Final = "_PROXY_MaxParallelRequestsHandler_v3"
 TARGET: Final = f"{CLASS}.should_rate_limit"
+RELEASE_TARGET: Final = f"{CLASS}._release_parallel_request_slots_in_memory"
 # The methods the check calls, which a subclass or a mock on the instance may replace.
 _METHOD_NAMES: Final = (
     "_get_current_time",
@@ -51,6 +52,7 @@ _INSTANCE_OVERRIDES: Final = frozenset(("should_rate_limit", *_METHOD_NAMES))
 
 _module: Any = None
 _original: Any = None
+_original_release: Any = None
 _methods: tuple[Any, ...] = ()
 _store_type: Any = None
 _store_methods: tuple[Any, ...] = ()
@@ -68,10 +70,12 @@ def install() -> None:
     from litellm.redis.stores.rate_limits import RateLimitScope, RateLimitStore
     from litellm.rust_bridge._native import NativeRateLimits
 
-    global _module, _original, _methods, _store_type, _store_methods, _handle_type, _scope_type, _scalar
+    global _module, _original, _original_release, _methods, _store_type, _store_methods, _handle_type
+    global _scope_type, _scalar
     _module = module
     handler = getattr(module, CLASS)
     _original = vars(handler)["should_rate_limit"]
+    _original_release = vars(handler)["_release_parallel_request_slots_in_memory"]
     _methods = tuple(getattr(handler, name) for name in _METHOD_NAMES)
     _store_type, _handle_type, _scope_type = RateLimitStore, NativeRateLimits, RateLimitScope
     _store_methods = tuple(vars(RateLimitStore)[name] for name in _STORE_METHOD_NAMES)
@@ -102,21 +106,27 @@ def _methods_are_litellms(cls: type) -> bool:
     return True
 
 
-def _is_litellms(handler: Any) -> Any:
-    """LiteLLM's store handle when the check is LiteLLM's own over LiteLLM's memory-only store."""
+def _memory_only_handle(handler: Any) -> Any:
+    """The handler's store handle when both are LiteLLM's and no Redis is configured, else None."""
     store = getattr(handler, "rate_limits", None)
-    if (
-        type(store) is not _store_type
-        or not _INSTANCE_OVERRIDES.isdisjoint(vars(handler))
-        or _module._scalar is not _scalar
-        or _module.RateLimitScope is not _scope_type
-        or not _methods_are_litellms(type(handler))
-    ):
+    if type(store) is not _store_type:
         return None
     handle = store._handle
     if type(handle) is not _handle_type or handle.has_redis:
         return None
     return handle
+
+
+def _is_litellms(handler: Any) -> Any:
+    """LiteLLM's store handle when the check is LiteLLM's own over LiteLLM's memory-only store."""
+    if (
+        not _INSTANCE_OVERRIDES.isdisjoint(vars(handler))
+        or _module._scalar is not _scalar
+        or _module.RateLimitScope is not _scope_type
+        or not _methods_are_litellms(type(handler))
+    ):
+        return None
+    return _memory_only_handle(handler)
 
 
 async def should_rate_limit(
@@ -158,3 +168,21 @@ async def should_rate_limit(
         parallel_slot_id=parallel_slot_id,
         skip_parallel_check=skip_parallel_check,
     )
+
+
+async def release_parallel_request_slots_in_memory(self: Any, gauges: Any, slot_id: str) -> None:
+    """`_release_parallel_request_slots_in_memory`: this request's slot leaves each gauge."""
+    handle = None
+    if COMPONENT.wants_native("check", len(gauges)) and _module.RateLimitScope is _scope_type:
+        handle = _memory_only_handle(self)
+    if (
+        handle is not None
+        and _lock_free(self._check_and_increment_lock)
+        and _native.limiter_release_slots(
+            handle, _entry_cache, _scope_type, gauges, slot_id, _module.PARALLEL_REQUEST_SLOT_TTL_SECONDS
+        )
+    ):
+        COMPONENT.rust_calls += 1
+        return
+    COMPONENT.python_calls += 1
+    await _original_release(self, gauges, slot_id)
