@@ -103,7 +103,9 @@ async def replay(seed: int) -> list[Any]:
     slots: list[tuple[tuple[RateLimitScope, ...], str]] = []
     observed: list[Any] = []
     for step in range(rng.randrange(20, 60)):
-        action = rng.choices(["check", "advance", "release", "poke", "read_only", "tokens"], [10, 3, 3, 1, 1, 1])[0]
+        action = rng.choices(
+            ["check", "advance", "release", "poke", "read_only", "tokens", "reserve"], [10, 3, 3, 1, 1, 1, 4]
+        )[0]
         try:
             if action == "check":
                 descriptors = [random_descriptor(rng) for _ in range(rng.randrange(0, 4))]
@@ -132,6 +134,12 @@ async def replay(seed: int) -> list[Any]:
                 entry = rng.choice([scope.counter("requests"), scope.counter("tokens"), scope.window, scope.gauge])
                 store.set_local(entry, rng.choice(ODD_VALUES), 60)
                 result = "poked"
+            elif action == "reserve":  # the tpm reservation: all or nothing
+                descriptors = [random_descriptor(rng) for _ in range(rng.randrange(1, 4))]
+                increments = [
+                    {"requests": rng.choice([0, 1, 2]), "tokens": rng.choice([0, 1, 3, 50, -1])} for _ in descriptors
+                ]
+                result = normalized(await handler.atomic_check_and_increment_by_n(descriptors, increments))
             elif action == "read_only":
                 result = await handler.should_rate_limit([random_descriptor(rng)], read_only=True)
             else:
@@ -141,6 +149,12 @@ async def replay(seed: int) -> list[Any]:
             result = (type(error).__name__, str(error))
         observed.append((step, action, result, clock.readings, snapshot(handler)))
     return observed
+
+
+def normalized(response: dict[str, Any]) -> dict[str, Any]:
+    """The reservation windows (a frozenset) in a stable order."""
+    windows = response.get("reservation_windows")
+    return {**response, "reservation_windows": sorted(map(repr, windows))} if windows is not None else response
 
 
 def run_replay(seed: int, mode: str, rate_limit_mode: Any) -> list[Any]:

@@ -13,7 +13,7 @@
 use pyo3::exceptions::{PyOverflowError, PyTypeError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyString, PyTuple, PyType};
 
 /// Floats are exact in f64 below 2**53, so comparisons of such ints with floats agree with Python's.
 const EXACT_FLOAT_INT: i64 = 1 << 53;
@@ -128,6 +128,44 @@ impl<'py> ScopeEntries<'py> {
     }
 }
 
+/// The scopes one call uses, each with one set of entries: the store reads a call remembers are
+/// keyed by entry object, so a scope seen twice in a call must reuse its entries.
+struct Scopes<'py> {
+    known: Vec<(
+        Bound<'py, PyString>,
+        Bound<'py, PyString>,
+        ScopeEntries<'py>,
+    )>,
+}
+
+impl<'py> Scopes<'py> {
+    fn new() -> Self {
+        Self { known: Vec::new() }
+    }
+
+    /// The index of the scope `(key, value)`, its entries taken from `cache` when first seen.
+    fn index(
+        &mut self,
+        cache: &Bound<'py, PyDict>,
+        scope_type: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyString>,
+        value: &Bound<'py, PyString>,
+    ) -> PyResult<usize> {
+        for (index, (known_key, known_value, _)) in self.known.iter().enumerate() {
+            if known_key.as_any().eq(key)? && known_value.as_any().eq(value)? {
+                return Ok(index);
+            }
+        }
+        let entries = ScopeEntries::of(cache, scope_type, key, value)?;
+        self.known.push((key.clone(), value.clone(), entries));
+        Ok(self.known.len() - 1)
+    }
+
+    fn entries(&self, index: usize) -> &ScopeEntries<'py> {
+        &self.known[index].2
+    }
+}
+
 struct Counter {
     /// Index of the scope's metadata.
     meta: usize,
@@ -155,7 +193,7 @@ struct Collected<'py> {
     counters: Vec<Counter>,
     metas: Vec<ScopeMeta<'py>>,
     gauges: Vec<Gauge<'py>>,
-    entries: Vec<ScopeEntries<'py>>,
+    scopes: Scopes<'py>,
 }
 
 /// `int(limit)` of a present limit; None when int() refuses it or the result exceeds an i64.
@@ -182,7 +220,7 @@ fn collect<'py>(
         counters: Vec::new(),
         metas: Vec::new(),
         gauges: Vec::new(),
-        entries: Vec::new(),
+        scopes: Scopes::new(),
     };
     for descriptor in descriptors.try_iter()? {
         let descriptor = descriptor?;
@@ -236,10 +274,9 @@ fn collect<'py>(
         if as_i64(&window_size).is_err() {
             return Ok(None);
         }
-        let scope = collected.entries.len();
-        collected
-            .entries
-            .push(ScopeEntries::of(entry_cache, scope_type, key, value)?);
+        let scope = collected
+            .scopes
+            .index(entry_cache, scope_type, key, value)?;
         if let Some(limit) = parallel_limit {
             collected.gauges.push(Gauge {
                 scope,
@@ -435,7 +472,7 @@ fn sliding_window<'py>(
     let one = 1i64.into_pyobject(py)?.into_any();
     let mut counts = Vec::with_capacity(collected.counters.len());
     for counter in &collected.counters {
-        let entries = &collected.entries[counter.scope];
+        let entries = &collected.scopes.entries(counter.scope);
         let entry = if counter.requests {
             &entries.requests
         } else {
@@ -511,7 +548,7 @@ fn acquire_gauges<'py>(
 ) -> PyResult<(bool, Vec<Bound<'py, PyDict>>)> {
     let py = clock.py();
     let gauges = &collected.gauges;
-    let entry = |gauge: &Gauge<'py>| collected.entries[gauge.scope].gauge.clone();
+    let entry = |gauge: &Gauge<'py>| collected.scopes.entries(gauge.scope).gauge.clone();
     let read_all = |store: &mut Store<'py>| {
         gauges
             .iter()
@@ -607,7 +644,7 @@ fn limiter_should_rate_limit<'py>(
     // `_local_counter_states`: every window and count, read before anything is written.
     let mut local_counts = Vec::with_capacity(collected.counters.len());
     for counter in &collected.counters {
-        let entries = &collected.entries[counter.scope];
+        let entries = &collected.scopes.entries(counter.scope);
         let start = store.get(&entries.window)?;
         let count = store.get(if counter.requests {
             &entries.requests
@@ -622,7 +659,7 @@ fn limiter_should_rate_limit<'py>(
     let gauges_checked = !collected.gauges.is_empty() && !skip_parallel_check.is_truthy()?;
     if gauges_checked {
         for gauge in &collected.gauges {
-            if !is_plain_gauge(&store.get(&collected.entries[gauge.scope].gauge)?) {
+            if !is_plain_gauge(&store.get(&collected.scopes.entries(gauge.scope).gauge)?) {
                 return Ok(None);
             }
         }
@@ -664,6 +701,254 @@ fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
     crate::memory_cache::version_tag(class)
 }
 
+/// One counter of `_atomic_check_and_increment_in_memory`'s `per_counter_meta`.
+struct AtomicMeta<'py> {
+    meta: Bound<'py, PyDict>,
+    counter: Bound<'py, PyAny>,
+    /// Index of the counter's scope.
+    scope: usize,
+    requests: bool,
+    limit: i64,
+    increment: i64,
+    ttl: Bound<'py, PyAny>,
+    window_size: Bound<'py, PyAny>,
+    window_size_int: i64,
+}
+
+/// `meta` when it is what `_build_descriptor_atomic_payload` builds: a dict whose counter is a
+/// `RateLimitCounter` of a `RateLimitScope` with str key and value, with int limit, increment,
+/// ttl and window size.
+fn atomic_meta<'py>(
+    meta: Bound<'py, PyAny>,
+    scopes: &mut Scopes<'py>,
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    counter_type: &Bound<'py, PyAny>,
+) -> PyResult<Option<AtomicMeta<'py>>> {
+    let py = meta.py();
+    let Ok(meta) = meta.cast_into_exact::<PyDict>() else {
+        return Ok(None);
+    };
+    let field = |name: &Bound<'py, PyString>| meta.get_item(name);
+    let (Some(counter), Some(limit), Some(increment), Some(ttl), Some(window_size)) = (
+        field(intern!(py, "counter"))?,
+        field(intern!(py, "current_limit"))?,
+        field(intern!(py, "increment"))?,
+        field(intern!(py, "ttl"))?,
+        field(intern!(py, "window_size"))?,
+    ) else {
+        return Ok(None);
+    };
+    for status_field in [
+        intern!(py, "rate_limit_type"),
+        intern!(py, "descriptor_key"),
+        intern!(py, "descriptor_value"),
+    ] {
+        if !meta.contains(status_field)? {
+            return Ok(None);
+        }
+    }
+    let exact_int = |value: &Bound<'py, PyAny>| {
+        value
+            .is_exact_instance_of::<PyInt>()
+            .then(|| value.extract::<i64>().ok())
+            .flatten()
+    };
+    let (Some(limit), Some(increment), Some(_), Some(window_size_int)) = (
+        exact_int(&limit),
+        exact_int(&increment),
+        exact_int(&ttl),
+        exact_int(&window_size),
+    ) else {
+        return Ok(None);
+    };
+    if !counter.get_type().is(counter_type) {
+        return Ok(None);
+    }
+    let scope = counter.getattr(intern!(py, "scope"))?;
+    let kind = counter.getattr(intern!(py, "kind"))?;
+    if !scope.get_type().is(scope_type) {
+        return Ok(None);
+    }
+    let requests = match kind.cast_exact::<PyString>().map(|kind| kind.to_cow()) {
+        Ok(Ok(kind)) if kind == "requests" => true,
+        Ok(Ok(kind)) if kind == "tokens" => false,
+        _ => return Ok(None),
+    };
+    let key = scope.getattr(intern!(py, "descriptor_key"))?;
+    let value = scope.getattr(intern!(py, "descriptor_value"))?;
+    let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
+    else {
+        return Ok(None);
+    };
+    let scope = scopes.index(entry_cache, scope_type, key, value)?;
+    Ok(Some(AtomicMeta {
+        meta,
+        counter,
+        scope,
+        requests,
+        limit,
+        increment,
+        ttl,
+        window_size,
+        window_size_int,
+    }))
+}
+
+/// `_atomic_check_and_increment_in_memory(per_counter_meta)` of a handler without Redis (its
+/// caller holds the lock): all or nothing, every counter checked before any is incremented.
+/// None (before the clock is read or anything is written): run LiteLLM's method.
+#[pyfunction]
+fn limiter_atomic_check_and_increment<'py>(
+    handle: &Bound<'py, PyAny>,
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    counter_type: &Bound<'py, PyAny>,
+    clock: &Bound<'py, PyAny>,
+    per_counter_meta: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = handle.py();
+    let mut scopes = Scopes::new();
+    let mut metas = Vec::new();
+    for meta in per_counter_meta.try_iter()? {
+        match atomic_meta(meta?, &mut scopes, entry_cache, scope_type, counter_type)? {
+            Some(meta) => metas.push(meta),
+            None => return Ok(None),
+        }
+    }
+    let mut store = Store::new(handle)?;
+    let window_entry = |meta: &AtomicMeta<'py>| scopes.entries(meta.scope).window.clone();
+    let counter_entry = |meta: &AtomicMeta<'py>| {
+        let entries = scopes.entries(meta.scope);
+        if meta.requests {
+            entries.requests.clone()
+        } else {
+            entries.tokens.clone()
+        }
+    };
+    // Everything pass 1 may read, read before the clock: nothing is written before pass 2.
+    for meta in &metas {
+        let start = store.get(&window_entry(meta))?;
+        let count = store.get(&counter_entry(meta))?;
+        if !is_plain_scalar(&start) || !is_plain_scalar(&count) {
+            return Ok(None);
+        }
+    }
+    let now_int = as_i64(&clock.call0()?.call_method0(intern!(py, "timestamp"))?)?;
+
+    // Pass 1: each counter's state; the first over its limit answers alone.
+    let mut states = Vec::with_capacity(metas.len());
+    for meta in &metas {
+        let start = scalar_count(&store.get(&window_entry(meta))?)?;
+        let expired = start.is_none_or(|start| {
+            i128::from(now_int) - i128::from(start) >= i128::from(meta.window_size_int)
+        });
+        let current = if expired {
+            0
+        } else {
+            scalar_count(&store.get(&counter_entry(meta))?)?.unwrap_or(0)
+        };
+        let over = if meta.increment > 0 {
+            i128::from(current) + i128::from(meta.increment) > i128::from(meta.limit)
+        } else {
+            current >= meta.limit
+        };
+        let kind = meta.meta.get_item(intern!(py, "rate_limit_type"))?;
+        let key = meta.meta.get_item(intern!(py, "descriptor_key"))?;
+        let value = meta.meta.get_item(intern!(py, "descriptor_value"))?;
+        if over {
+            let remaining = (i128::from(meta.limit) - i128::from(current)).max(0);
+            let status = atomic_status(py, "OVER_LIMIT", meta.limit, remaining, kind, key, value)?;
+            let statuses = PyList::new(py, [status])?;
+            return response(py, true, &statuses).map(Some);
+        }
+        let window_start = match start {
+            Some(start) if !expired => start,
+            _ => now_int,
+        };
+        states.push((expired, current, window_start, kind, key, value));
+    }
+
+    // Pass 2: the expired windows' counters reset, then every increment applied.
+    let zero = 0i64.into_pyobject(py)?.into_any();
+    // `{scope: window_size}` of the expired counters: first-seen order, last window size.
+    let mut expired_scopes: Vec<(usize, &Bound<'py, PyAny>)> = Vec::new();
+    for (meta, state) in metas.iter().zip(&states) {
+        if !state.0 {
+            continue;
+        }
+        match expired_scopes
+            .iter_mut()
+            .find(|(scope, _)| *scope == meta.scope)
+        {
+            Some(seen) => seen.1 = &meta.window_size,
+            None => expired_scopes.push((meta.scope, &meta.window_size)),
+        }
+    }
+    for (scope, window_size) in expired_scopes {
+        let entries = scopes.entries(scope);
+        store.set(&entries.requests, zero.clone(), window_size)?;
+        store.set(&entries.tokens, zero.clone(), window_size)?;
+    }
+    let statuses = PyList::empty(py);
+    let mut windows = Vec::with_capacity(metas.len());
+    for (meta, (expired, current, window_start, kind, key, value)) in metas.iter().zip(states) {
+        let next = if expired {
+            i128::from(meta.increment)
+        } else {
+            i128::from(current) + i128::from(meta.increment)
+        };
+        let start = PyString::new(py, &window_start.to_string());
+        if expired {
+            let now = PyString::new(py, &now_int.to_string()).into_any();
+            store.set(&window_entry(meta), now, &meta.window_size)?;
+        }
+        store.set(
+            &counter_entry(meta),
+            next.into_pyobject(py)?.into_any(),
+            &meta.ttl,
+        )?;
+        let remaining = (i128::from(meta.limit) - next).max(0);
+        statuses.append(atomic_status(
+            py, "OK", meta.limit, remaining, kind, key, value,
+        )?)?;
+        windows.push(PyTuple::new(
+            py,
+            [
+                meta.counter.clone(),
+                start.into_any(),
+                intern!(py, "local").clone().into_any(),
+            ],
+        )?);
+    }
+    let response = response(py, false, &statuses)?;
+    response.set_item(
+        intern!(py, "reservation_windows"),
+        PyFrozenSet::new(py, &windows)?,
+    )?;
+    Ok(Some(response))
+}
+
+/// A status of the atomic path, with the meta's own values (None where the meta lacks one).
+fn atomic_status<'py>(
+    py: Python<'py>,
+    code: &str,
+    limit: i64,
+    remaining: i128,
+    kind: Option<Bound<'py, PyAny>>,
+    key: Option<Bound<'py, PyAny>>,
+    value: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let status = PyDict::new(py);
+    status.set_item(intern!(py, "code"), code)?;
+    status.set_item(intern!(py, "current_limit"), limit)?;
+    status.set_item(intern!(py, "limit_remaining"), remaining)?;
+    status.set_item(intern!(py, "rate_limit_type"), kind)?;
+    status.set_item(intern!(py, "descriptor_key"), key)?;
+    status.set_item(intern!(py, "descriptor_value"), value)?;
+    Ok(status)
+}
+
 /// `_release_parallel_request_slots_in_memory(gauges, slot_id)` of a handler without Redis whose
 /// lock is free: `slot_id` leaves each gauge's registry (a mirrored count drops by one). False
 /// (before any write) when a scope is not LiteLLM's with str key and value, or a gauge holds a
@@ -678,6 +963,7 @@ fn limiter_release_slots<'py>(
     slot_ttl: &Bound<'py, PyAny>,
 ) -> PyResult<bool> {
     let py = handle.py();
+    let mut scopes = Scopes::new();
     let mut entries = Vec::new();
     for scope in gauges.try_iter()? {
         let scope = scope?;
@@ -690,7 +976,8 @@ fn limiter_release_slots<'py>(
         else {
             return Ok(false);
         };
-        entries.push(ScopeEntries::of(entry_cache, scope_type, key, value)?.gauge);
+        let index = scopes.index(entry_cache, scope_type, key, value)?;
+        entries.push(scopes.entries(index).gauge.clone());
     }
     let mut store = Store::new(handle)?;
     for entry in &entries {
@@ -728,6 +1015,7 @@ fn limiter_release_slots<'py>(
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limiter_should_rate_limit, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_release_slots, m)?)?;
+    m.add_function(wrap_pyfunction!(limiter_atomic_check_and_increment, m)?)?;
     m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
     Ok(())
 }

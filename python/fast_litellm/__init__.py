@@ -93,6 +93,12 @@ _patcher = Patcher(
                     limiter.RELEASE_TARGET,
                     limiter.release_parallel_request_slots_in_memory,
                 ),
+                Target(
+                    "rate_limit",
+                    limiter.MODULE,
+                    limiter.ATOMIC_TARGET,
+                    limiter.atomic_check_and_increment_in_memory,
+                ),
             ],
         ),
         ComponentPatch(

@@ -260,6 +260,18 @@ def limiter_release_slots(
     """The v3 limiter's in-memory slot release over LiteLLM's memory-only store `handle`; False
     (before any write) to run LiteLLM's method."""
 
+def limiter_atomic_check_and_increment(
+    handle: object,
+    entry_cache: dict[str, dict[str, tuple[object, ...]]],
+    scope_type: type,
+    counter_type: type,
+    clock: Callable[[], object],
+    per_counter_meta: object,
+) -> dict[str, object] | None:
+    """The v3 limiter's in-memory all-or-nothing check and increment (its tpm reservation) over
+    LiteLLM's memory-only store `handle`: the response, or None (before the clock is read or
+    anything is written) to run LiteLLM's method."""
+
 def type_version_tag(class_: type) -> int:
     """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0
     when it has none yet."""

@@ -33,6 +33,7 @@ MODULE: Final = "litellm.proxy.hooks.parallel_request_limiter_v3"
 CLASS: Final = "_PROXY_MaxParallelRequestsHandler_v3"
 TARGET: Final = f"{CLASS}.should_rate_limit"
 RELEASE_TARGET: Final = f"{CLASS}._release_parallel_request_slots_in_memory"
+ATOMIC_TARGET: Final = f"{CLASS}._atomic_check_and_increment_in_memory"
 # The methods the check calls, which a subclass or a mock on the instance may replace.
 _METHOD_NAMES: Final = (
     "_get_current_time",
@@ -53,6 +54,8 @@ _INSTANCE_OVERRIDES: Final = frozenset(("should_rate_limit", *_METHOD_NAMES))
 _module: Any = None
 _original: Any = None
 _original_release: Any = None
+_original_atomic: Any = None
+_counter_type: Any = None
 _methods: tuple[Any, ...] = ()
 _store_type: Any = None
 _store_methods: tuple[Any, ...] = ()
@@ -67,15 +70,17 @@ _entry_cache: dict[str, dict[str, tuple[Any, ...]]] = {}
 
 def install() -> None:
     from litellm.proxy.hooks import parallel_request_limiter_v3 as module
-    from litellm.redis.stores.rate_limits import RateLimitScope, RateLimitStore
+    from litellm.redis.stores.rate_limits import RateLimitCounter, RateLimitScope, RateLimitStore
     from litellm.rust_bridge._native import NativeRateLimits
 
-    global _module, _original, _original_release, _methods, _store_type, _store_methods, _handle_type
-    global _scope_type, _scalar
+    global _module, _original, _original_release, _original_atomic, _methods, _store_type, _store_methods
+    global _handle_type, _scope_type, _counter_type, _scalar
     _module = module
     handler = getattr(module, CLASS)
     _original = vars(handler)["should_rate_limit"]
     _original_release = vars(handler)["_release_parallel_request_slots_in_memory"]
+    _original_atomic = vars(handler)["_atomic_check_and_increment_in_memory"]
+    _counter_type = RateLimitCounter
     _methods = tuple(getattr(handler, name) for name in _METHOD_NAMES)
     _store_type, _handle_type, _scope_type = RateLimitStore, NativeRateLimits, RateLimitScope
     _store_methods = tuple(vars(RateLimitStore)[name] for name in _STORE_METHOD_NAMES)
@@ -186,3 +191,24 @@ async def release_parallel_request_slots_in_memory(self: Any, gauges: Any, slot_
         return
     COMPONENT.python_calls += 1
     await _original_release(self, gauges, slot_id)
+
+
+def atomic_check_and_increment_in_memory(self: Any, per_counter_meta: Any) -> Any:
+    """`_atomic_check_and_increment_in_memory` (its caller holds the lock): the tpm reservation's
+    all-or-nothing check and increment of every counter, natively over LiteLLM's store."""
+    handle = None
+    if (
+        COMPONENT.wants_native("check", len(per_counter_meta))
+        and _module._scalar is _scalar
+        and _module.RateLimitScope is _scope_type
+    ):
+        handle = _memory_only_handle(self)
+    if handle is not None:
+        response = _native.limiter_atomic_check_and_increment(
+            handle, _entry_cache, _scope_type, _counter_type, self._get_current_time, per_counter_meta
+        )
+        if response is not None:
+            COMPONENT.rust_calls += 1
+            return response
+    COMPONENT.python_calls += 1
+    return _original_atomic(self, per_counter_meta)
