@@ -38,7 +38,8 @@ def _key(value: str, **limits: int) -> dict[str, Any]:
     return {"key": "api_key", "value": value, "rate_limit": limits}
 
 
-# name -> (descriptors, should_rate_limit keyword arguments, release the parallel slot afterwards)
+# name -> (descriptors, should_rate_limit keyword arguments, release the parallel slot afterwards);
+# a "reserve" scenario calls the tpm reservation (`atomic_check_and_increment_by_n`) instead.
 SCENARIOS: dict[str, tuple[list[dict[str, Any]], dict[str, Any], bool]] = {
     "key rpm": ([_key("k", requests_per_unit=HIGH)], {}, False),
     "key rpm + tpm": ([_key("k", requests_per_unit=HIGH, tokens_per_unit=HIGH)], {}, False),
@@ -57,6 +58,11 @@ SCENARIOS: dict[str, tuple[list[dict[str, Any]], dict[str, Any], bool]] = {
         False,
     ),
     "over the rpm limit (rejected)": ([_key("k", requests_per_unit=1)], {}, False),
+    "reserve 40 tokens on key and user tpm (all or nothing)": (
+        [_key("k", tokens_per_unit=HIGH), {"key": "user", "value": "u", "rate_limit": {"tokens_per_unit": HIGH}}],
+        {"reserve": 40},
+        False,
+    ),
 }
 
 
@@ -67,8 +73,14 @@ def _checks(scenario: str, calls: int) -> Callable[[], float]:
     gauges = tuple(RateLimitScope(d["key"], d["value"]) for d in descriptors)
     loop = asyncio.new_event_loop()
 
+    reserve = kwargs.get("reserve")
+    increments = [{"tokens": reserve} for _ in descriptors]
+
     async def run(count: int) -> None:
         for index in range(count):
+            if reserve is not None:
+                await handler.atomic_check_and_increment_by_n(descriptors, increments)
+                continue
             await handler.should_rate_limit(descriptors, parallel_slot_id=f"slot-{index}", **kwargs)
             if release:
                 await handler._release_parallel_request_slots_in_memory(gauges, f"slot-{index}")

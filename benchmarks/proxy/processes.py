@@ -108,7 +108,18 @@ class Proxy:
             if self._answers() and self.log().count("Application startup complete") >= workers:
                 return
             time.sleep(0.5)
-        raise RuntimeError(f"proxy not ready after {timeout:.0f} s; see {self.log_path}")
+        raise RuntimeError(f"proxy not ready after {timeout:.0f} s; see {self.log_path}\n{self.stacks()}")
+
+    def stacks(self) -> str:
+        """Each process's Python stacks (py-spy), to tell where a proxy that never got ready waits."""
+        spy = shutil.which("py-spy")
+        if spy is None:
+            return "(py-spy is not installed: no stacks)"
+        dumps = []
+        for pid in self.pids():
+            completed = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
+            dumps.append(f"--- process {pid}\n{completed.stdout}{completed.stderr}")
+        return "\n".join(dumps)
 
     def _answers(self) -> bool:
         try:
