@@ -297,6 +297,32 @@ def test_other_descriptor_kinds_run_litellms_method(rate_limit_mode):
     assert fast_litellm.stats()["rate_limit"]["calls_rust"] == 0
 
 
+def test_odd_reservations_end_as_litellms(rate_limit_mode):
+    descriptor = {"key": "user", "value": "a", "rate_limit": {"tokens_per_unit": 100, "window_size": "30"}}
+    cases = [
+        ([descriptor], [{"tokens": 5}, {"tokens": 1}]),  # lengths differ
+        ([descriptor], [{"tokens": "abc"}]),
+        ([descriptor], [{"tokens": 2.7, "requests": True}]),
+        ([descriptor], [mock.MagicMock()]),
+        ([{"key": "user", "value": "a", "rate_limit": {"tokens_per_unit": "lots"}}], [{"tokens": 5}]),
+        ([{"key": "user", "value": "a", "rate_limit": None}], [{"tokens": 5}]),
+    ]
+
+    def outcomes(mode: str) -> list[str]:
+        rate_limit_mode(mode)
+        handler, seen = new_handler(), []
+        for descriptors, increments in cases:
+            try:
+                response = asyncio.run(handler.atomic_check_and_increment_by_n(descriptors, increments))
+                seen.append(repr(normalized(response)))
+            except Exception as error:  # LiteLLM's own outcome, compared below
+                seen.append(f"{type(error).__name__}: {error}")
+            seen.append(snapshot(handler))
+        return seen
+
+    assert outcomes("rust") == outcomes("python")
+
+
 @pytest.mark.parametrize("mode", ["python", "rust"])
 def test_concurrent_checks_never_admit_more_than_the_limits(mode, rate_limit_mode):
     """Many checks at once on one event loop, slots released after a yield: never more requests

@@ -71,7 +71,7 @@ print(json.dumps({"patched": patched, "restored": restored, "count": count, "rus
     assert all(result["restored"].values()), result["restored"]
     assert result["count"] == 2 and result["rust"] == 1
     assert set(result["states"].values()) == {"unpatched"}
-    assert result["limiter"] == ["skipped"] * 3  # the proxy's limiter: this process is no proxy
+    assert result["limiter"] == ["skipped"] * 4  # the proxy's limiter: this process is no proxy
 
 
 def test_import_before_litellm_patches_when_litellm_loads():
@@ -100,7 +100,7 @@ print(json.dumps({
     )
     assert set(result["pending"]) == {"pending"}
     assert set(result["states"]) == {"patched"}
-    assert result["limiter"] == ["skipped"] * 3
+    assert result["limiter"] == ["skipped"] * 4
     assert result["utils"] and result["core"]
     assert result["count"] == result["expected"] and result["rust"] == 1
 
@@ -260,7 +260,7 @@ print(json.dumps({{
 }}))
 """
     )
-    assert result == {"waiting": ["pending"] * 3, "states": ["patched"], "replaced": True, "hooks": []}
+    assert result == {"waiting": ["pending"] * 4, "states": ["patched"], "replaced": True, "hooks": []}
 
 
 def test_hook_waits_while_litellm_is_not_imported():

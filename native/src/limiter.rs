@@ -795,6 +795,103 @@ fn atomic_meta<'py>(
     }))
 }
 
+/// `_build_descriptor_atomic_payload` of every descriptor with its increments, flattened: the
+/// `per_counter_meta` `atomic_check_and_increment_by_n` hands its in-memory step (the Lua
+/// counters it also builds are unused there). None when a descriptor or an increment is not of
+/// the kinds LiteLLM's callers pass, or a value int() refuses: run LiteLLM's method.
+#[pyfunction]
+fn limiter_atomic_meta<'py>(
+    entry_cache: &Bound<'py, PyDict>,
+    scope_type: &Bound<'py, PyAny>,
+    descriptors: &Bound<'py, PyAny>,
+    increments: &Bound<'py, PyAny>,
+    default_window_size: &Bound<'py, PyAny>,
+) -> PyResult<Option<Bound<'py, PyList>>> {
+    let py = entry_cache.py();
+    let mut scopes = Scopes::new();
+    let metas = PyList::empty(py);
+    for (descriptor, amounts) in descriptors.try_iter()?.zip(increments.try_iter()?) {
+        let (descriptor, amounts) = (descriptor?, amounts?);
+        let (Ok(descriptor), Ok(amounts)) = (
+            descriptor.cast_exact::<PyDict>(),
+            amounts.cast_exact::<PyDict>(),
+        ) else {
+            return Ok(None);
+        };
+        let (Some(key), Some(value)) = (
+            descriptor.get_item(intern!(py, "key"))?,
+            descriptor.get_item(intern!(py, "value"))?,
+        ) else {
+            return Ok(None);
+        };
+        let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
+        else {
+            return Ok(None);
+        };
+        let rate_limit = match descriptor.get_item(intern!(py, "rate_limit"))? {
+            Some(limits) if limits.is_truthy()? => match limits.cast_exact::<PyDict>() {
+                Ok(limits) => Some(limits.clone()),
+                Err(_) => return Ok(None),
+            },
+            _ => None,
+        };
+        let limit = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyAny>>> {
+            match &rate_limit {
+                Some(limits) => Ok(limits.get_item(name)?.filter(|limit| !limit.is_none())),
+                None => Ok(None),
+            }
+        };
+        let window_size = match limit(intern!(py, "window_size"))? {
+            Some(size) if size.is_truthy()? => size,
+            _ => default_window_size.clone(),
+        };
+        let Ok(window_size) = as_i64(&window_size) else {
+            return Ok(None);
+        };
+        let scope = scopes.index(entry_cache, scope_type, key, value)?;
+        for (kind, limit_name) in [
+            (intern!(py, "requests"), intern!(py, "requests_per_unit")),
+            (intern!(py, "tokens"), intern!(py, "tokens_per_unit")),
+        ] {
+            let limit_value = limit(limit_name)?;
+            // `int(increment_amounts.get(kind, 0) or 0)`, converted before the limit is looked at.
+            let increment = match amounts.get_item(kind)? {
+                Some(amount) if amount.is_truthy()? => match as_i64(&amount) {
+                    Ok(amount) => amount,
+                    Err(_) => return Ok(None),
+                },
+                _ => 0,
+            };
+            let Some(limit_value) = limit_value else {
+                continue;
+            };
+            if increment < 0 {
+                continue;
+            }
+            let Ok(limit_value) = as_i64(&limit_value) else {
+                return Ok(None);
+            };
+            let entries = scopes.entries(scope);
+            let counter = if kind.to_cow()? == "requests" {
+                &entries.requests
+            } else {
+                &entries.tokens
+            };
+            let meta = PyDict::new(py);
+            meta.set_item(intern!(py, "descriptor_key"), key)?;
+            meta.set_item(intern!(py, "descriptor_value"), value)?;
+            meta.set_item(intern!(py, "current_limit"), limit_value)?;
+            meta.set_item(intern!(py, "rate_limit_type"), kind)?;
+            meta.set_item(intern!(py, "counter"), counter)?;
+            meta.set_item(intern!(py, "increment"), increment)?;
+            meta.set_item(intern!(py, "ttl"), window_size)?;
+            meta.set_item(intern!(py, "window_size"), window_size)?;
+            metas.append(meta)?;
+        }
+    }
+    Ok(Some(metas))
+}
+
 /// `_atomic_check_and_increment_in_memory(per_counter_meta)` of a handler without Redis (its
 /// caller holds the lock): all or nothing, every counter checked before any is incremented.
 /// None (before the clock is read or anything is written): run LiteLLM's method.
@@ -1016,6 +1113,7 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(limiter_should_rate_limit, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_release_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_atomic_check_and_increment, m)?)?;
+    m.add_function(wrap_pyfunction!(limiter_atomic_meta, m)?)?;
     m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
     Ok(())
 }

@@ -99,6 +99,12 @@ _patcher = Patcher(
                     limiter.ATOMIC_TARGET,
                     limiter.atomic_check_and_increment_in_memory,
                 ),
+                Target(
+                    "rate_limit",
+                    limiter.MODULE,
+                    limiter.RESERVE_TARGET,
+                    limiter.atomic_check_and_increment_by_n,
+                ),
             ],
         ),
         ComponentPatch(

@@ -272,6 +272,17 @@ def limiter_atomic_check_and_increment(
     LiteLLM's memory-only store `handle`: the response, or None (before the clock is read or
     anything is written) to run LiteLLM's method."""
 
+def limiter_atomic_meta(
+    entry_cache: dict[str, dict[str, tuple[object, ...]]],
+    scope_type: type,
+    descriptors: object,
+    increments: object,
+    default_window_size: object,
+) -> list[dict[str, object]] | None:
+    """The per-counter meta of the v3 limiter's `atomic_check_and_increment_by_n` (its
+    `_build_descriptor_atomic_payload` of each descriptor, flattened), or None to run LiteLLM's
+    method."""
+
 def type_version_tag(class_: type) -> int:
     """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0
     when it has none yet."""

@@ -34,6 +34,7 @@ CLASS: Final = "_PROXY_MaxParallelRequestsHandler_v3"
 TARGET: Final = f"{CLASS}.should_rate_limit"
 RELEASE_TARGET: Final = f"{CLASS}._release_parallel_request_slots_in_memory"
 ATOMIC_TARGET: Final = f"{CLASS}._atomic_check_and_increment_in_memory"
+RESERVE_TARGET: Final = f"{CLASS}.atomic_check_and_increment_by_n"
 # The methods the check calls, which a subclass or a mock on the instance may replace.
 _METHOD_NAMES: Final = (
     "_get_current_time",
@@ -47,14 +48,19 @@ _METHOD_NAMES: Final = (
     "_gauge_in_flight_from_cache_value",
     "_acquire_parallel_slots_in_memory",
     "_gauge_status",
+    "_build_descriptor_atomic_payload",
 )
+
 _STORE_METHOD_NAMES: Final = ("local", "set_local", "has_redis")
-_INSTANCE_OVERRIDES: Final = frozenset(("should_rate_limit", *_METHOD_NAMES))
+_INSTANCE_OVERRIDES: Final = frozenset(
+    ("should_rate_limit", "atomic_check_and_increment_by_n", "_atomic_check_and_increment_in_memory", *_METHOD_NAMES)
+)
 
 _module: Any = None
 _original: Any = None
 _original_release: Any = None
 _original_atomic: Any = None
+_original_reserve: Any = None
 _counter_type: Any = None
 _methods: tuple[Any, ...] = ()
 _store_type: Any = None
@@ -73,13 +79,15 @@ def install() -> None:
     from litellm.redis.stores.rate_limits import RateLimitCounter, RateLimitScope, RateLimitStore
     from litellm.rust_bridge._native import NativeRateLimits
 
-    global _module, _original, _original_release, _original_atomic, _methods, _store_type, _store_methods
+    global _module, _original, _original_release, _original_atomic, _original_reserve, _methods, _store_type
+    global _store_methods
     global _handle_type, _scope_type, _counter_type, _scalar
     _module = module
     handler = getattr(module, CLASS)
     _original = vars(handler)["should_rate_limit"]
     _original_release = vars(handler)["_release_parallel_request_slots_in_memory"]
     _original_atomic = vars(handler)["_atomic_check_and_increment_in_memory"]
+    _original_reserve = vars(handler)["atomic_check_and_increment_by_n"]
     _counter_type = RateLimitCounter
     _methods = tuple(getattr(handler, name) for name in _METHOD_NAMES)
     _store_type, _handle_type, _scope_type = RateLimitStore, NativeRateLimits, RateLimitScope
@@ -102,9 +110,14 @@ def _methods_are_litellms(cls: type) -> bool:
     tags = _native.type_version_tag(cls), _native.type_version_tag(_store_type)
     if tags[0] and tags[1] and _checked_classes.get(cls) == tags:
         return True
-    if any(getattr(cls, name) is not method for name, method in zip(_METHOD_NAMES, _methods, strict=True)) or any(
-        vars(_store_type).get(name) is not method
-        for name, method in zip(_STORE_METHOD_NAMES, _store_methods, strict=True)
+    if (
+        any(getattr(cls, name) is not method for name, method in zip(_METHOD_NAMES, _methods, strict=True))
+        # the reservation's in-memory step, replaced by this module, which a subclass may replace
+        or cls._atomic_check_and_increment_in_memory is not atomic_check_and_increment_in_memory
+        or any(
+            vars(_store_type).get(name) is not method
+            for name, method in zip(_STORE_METHOD_NAMES, _store_methods, strict=True)
+        )
     ):
         return False
     _checked_classes[cls] = _native.type_version_tag(cls), _native.type_version_tag(_store_type)
@@ -212,3 +225,25 @@ def atomic_check_and_increment_in_memory(self: Any, per_counter_meta: Any) -> An
             return response
     COMPONENT.python_calls += 1
     return _original_atomic(self, per_counter_meta)
+
+
+async def atomic_check_and_increment_by_n(
+    self: Any, descriptors: Any, increments: Any, parent_otel_span: Any = None
+) -> Any:
+    """`atomic_check_and_increment_by_n` without Redis: the per-counter meta LiteLLM builds, then
+    its in-memory all-or-nothing step, both native."""
+    handle = None
+    if COMPONENT.wants_native("check", len(descriptors)) and len(descriptors) == len(increments):
+        handle = _is_litellms(self)
+    if handle is not None and _lock_free(self._check_and_increment_lock):
+        per_counter_meta = _native.limiter_atomic_meta(
+            _entry_cache, _scope_type, descriptors, increments, self.window_size
+        )
+        if per_counter_meta is not None:
+            if not per_counter_meta:
+                COMPONENT.rust_calls += 1
+                return {"overall_code": "OK", "statuses": []}
+            # What LiteLLM does next, with its lock free: the in-memory step (native where it can).
+            return atomic_check_and_increment_in_memory(self, per_counter_meta)
+    COMPONENT.python_calls += 1
+    return await _original_reserve(self, descriptors, increments, parent_otel_span=parent_otel_span)
