@@ -81,16 +81,16 @@ def random_descriptor(rng: random.Random) -> dict[str, Any]:
     if rng.random() < 0.1:
         return {"key": key, "value": value, "rate_limit": None}
     limits = {
-        "requests_per_unit": rng.choice([None, 1, 2, 3, 5, 10**9, "3", 2.5]),
+        "requests_per_unit": rng.choice([None, 1, 2, 3, 5, 10**9, "3", 2.5, 2**63 - 1]),
         "tokens_per_unit": rng.choice([None, 1, 4, 10**9]),
-        "max_parallel_requests": rng.choice([None, None, 1, 2, 3]),
+        "max_parallel_requests": rng.choice([None, None, 1, 2, 3, 2**63 - 1]),
     }
     if rng.random() < 0.3:
         limits["window_size"] = rng.choice([None, 0, 30])
     return {"key": key, "value": value, "rate_limit": limits}
 
 
-ODD_VALUES = ["7", 2.5, -3, "abc", {"x": 1.0}, 10**30, " 12 ", "1_000", 0.0]
+ODD_VALUES = ["7", 2.5, -3, "abc", {"x": 1.0}, 10**30, " 12 ", "1_000", 0.0, 2**63 - 1, -(2**63)]
 
 
 async def replay(seed: int) -> list[Any]:

@@ -10,7 +10,7 @@
 //! timestamps); anything else returns None and the caller runs LiteLLM's method, which raises
 //! or handles what it finds. No Rust lock exists here.
 
-use pyo3::exceptions::{PyOverflowError, PyTypeError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyString, PyTuple, PyType};
@@ -325,7 +325,7 @@ fn status<'py>(
     py: Python<'py>,
     code: &str,
     limit: i64,
-    remaining: i64,
+    remaining: i128,
     kind: &Bound<'py, PyString>,
     key: &Bound<'py, PyString>,
     value: Option<&Bound<'py, PyString>>,
@@ -358,7 +358,7 @@ fn response<'py>(
 fn over_limit_statuses<'py>(
     py: Python<'py>,
     collected: &Collected<'py>,
-    counts: &[Option<i64>],
+    counts: &[Option<i128>],
 ) -> PyResult<(bool, Bound<'py, PyList>)> {
     let statuses = PyList::empty(py);
     let mut over = false;
@@ -371,12 +371,9 @@ fn over_limit_statuses<'py>(
             (meta.tokens_limit, intern!(py, "tokens"))
         };
         let Some(limit) = limit else { continue };
-        let item_over = count.is_some_and(|count| count > limit);
+        let item_over = count.is_some_and(|count| count > i128::from(limit));
         over |= item_over;
-        let remaining = count.map_or(Some(limit), |count| limit.checked_sub(count));
-        let Some(remaining) = remaining else {
-            return Err(PyOverflowError::new_err("limit_remaining out of range"));
-        };
+        let remaining = count.map_or(i128::from(limit), |count| i128::from(limit) - count);
         let code = if item_over { "OVER_LIMIT" } else { "OK" };
         statuses.append(status(
             py,
@@ -465,7 +462,7 @@ fn sliding_window<'py>(
     collected: &Collected<'py>,
     now_int: i64,
     window_size: &Bound<'py, PyAny>,
-) -> PyResult<Vec<Option<i64>>> {
+) -> PyResult<Vec<Option<i128>>> {
     let py = window_size.py();
     let size = i128::from(as_i64(window_size)?);
     let zero = 0i64.into_pyobject(py)?.into_any();
@@ -490,9 +487,7 @@ fn sliding_window<'py>(
             continue;
         }
         let current = scalar_count(&store.get(entry)?)?.unwrap_or(0);
-        let Some(next) = current.checked_add(1) else {
-            return Err(PyOverflowError::new_err("counter out of range"));
-        };
+        let next = i128::from(current) + 1;
         store.set(entry, next.into_pyobject(py)?.into_any(), window_size)?;
         counts.push(Some(next));
     }
@@ -529,10 +524,10 @@ fn gauge_counts<'py>(
 fn gauge_status<'py>(
     py: Python<'py>,
     gauge: &Gauge<'py>,
-    in_flight: i64,
+    in_flight: i128,
     code: &str,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let remaining = gauge.limit.saturating_sub(in_flight).max(0);
+    let remaining = (i128::from(gauge.limit) - in_flight).max(0);
     let kind = intern!(py, "max_parallel_requests");
     status(py, code, gauge.limit, remaining, kind, &gauge.key, None)
 }
@@ -560,7 +555,12 @@ fn acquire_gauges<'py>(
         if in_flight >= gauge.limit {
             return Ok((
                 true,
-                vec![gauge_status(py, gauge, in_flight, "OVER_LIMIT")?],
+                vec![gauge_status(
+                    py,
+                    gauge,
+                    i128::from(in_flight),
+                    "OVER_LIMIT",
+                )?],
             ));
         }
     }
@@ -582,10 +582,15 @@ fn acquire_gauges<'py>(
         } else {
             (None, as_i64(&raw)?.max(0))
         };
-        if in_flight.saturating_add(1) > gauge.limit {
+        if i128::from(in_flight) + 1 > i128::from(gauge.limit) {
             return Ok((
                 true,
-                vec![gauge_status(py, gauge, in_flight, "OVER_LIMIT")?],
+                vec![gauge_status(
+                    py,
+                    gauge,
+                    i128::from(in_flight),
+                    "OVER_LIMIT",
+                )?],
             ));
         }
         states.push((registry, in_flight));
@@ -597,10 +602,10 @@ fn acquire_gauges<'py>(
                 registry.set_item(slot_id, &now)?;
                 registry.into_any()
             }
-            None => (in_flight + 1).into_pyobject(py)?.into_any(),
+            None => (i128::from(in_flight) + 1).into_pyobject(py)?.into_any(),
         };
         store.set(&entry(gauge), value, slot_ttl)?;
-        statuses.push(gauge_status(py, gauge, in_flight + 1, "OK")?);
+        statuses.push(gauge_status(py, gauge, i128::from(in_flight) + 1, "OK")?);
     }
     Ok((false, statuses))
 }
@@ -654,7 +659,7 @@ fn limiter_should_rate_limit<'py>(
         if !is_plain_scalar(&start) || !is_plain_scalar(&count) {
             return Ok(None);
         }
-        local_counts.push(scalar_count(&count)?);
+        local_counts.push(scalar_count(&count)?.map(i128::from));
     }
     let gauges_checked = !collected.gauges.is_empty() && !skip_parallel_check.is_truthy()?;
     if gauges_checked {
