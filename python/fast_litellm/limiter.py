@@ -1,24 +1,26 @@
-"""The `rate_limit` component: the proxy's v3 limiter check without Redis, in one native pass.
+"""The `rate_limit` component: the proxy's v3 limiter without Redis, in native passes.
 
-`_PROXY_MaxParallelRequestsHandler_v3.should_rate_limit` (LiteLLM 1.110.2) is replaced on its
-class. LiteLLM keeps the limiter's counters in its own native store (`NativeRateLimits`), but the
-check around it is Python: per request it builds the counters, pre-checks them, runs the sliding
-window under one `asyncio.Lock`, checks the limits again, then acquires the parallel-request
-slots under the same lock (about 40 µs per request with a key's rpm, tpm and parallel limits).
+LiteLLM 1.110.2 keeps the v3 limiter's counters in its own native store (`NativeRateLimits`), but
+the code around it is Python: per request it builds the counters, pre-checks them, runs the
+sliding window and acquires the parallel-request slots under one `asyncio.Lock`, checks the
+limits again (about 20-60 µs), reserves the estimated tokens all or nothing, and after the call
+releases the slots. These methods of `_PROXY_MaxParallelRequestsHandler_v3` are replaced on the
+class: `should_rate_limit`, `atomic_check_and_increment_by_n` with its in-memory step
+`_atomic_check_and_increment_in_memory`, and `_release_parallel_request_slots_in_memory`.
 
-The replacement (`_native.limiter_should_rate_limit`) takes the same steps in the same order on
-the same store, with the store calls, clock calls and response of LiteLLM's method. LiteLLM's
-method runs instead when: the component is in `python` mode or below its threshold, the check is
-read-only, Redis is configured (the shared counters and their scripts stay LiteLLM's), the lock is
-held or awaited (LiteLLM's method then waits its turn), the store or one of the methods the check
-calls is not LiteLLM's (a subclass, a mock on the instance), or the descriptors or stored values
-are of kinds LiteLLM itself does not write. That last decision is made before the clock is read
-and before anything is written.
+Each replacement (`_native.limiter_*`) takes the same steps in the same order on the same store,
+with the store calls, clock calls and responses of LiteLLM's method. LiteLLM's method runs
+instead when: the component is in `python` mode or below its threshold, the check is read-only,
+Redis is configured (the shared counters and their scripts stay LiteLLM's), the lock is held or
+awaited (LiteLLM's method then waits its turn), the store or one of the methods the check calls
+is not LiteLLM's (a subclass, a mock on the instance), or the descriptors or stored values are of
+kinds LiteLLM itself does not write. That last decision is made before the clock is read and
+before anything is written.
 
-With the lock free, LiteLLM's method runs from its first line to its return without yielding to
-the event loop, so skipping the lock's acquire and release changes nothing another coroutine can
-see. The clock is read after the first store reads rather than before: the reads change nothing,
-and the clock is LiteLLM's `datetime.now` or the handler's injected time provider.
+With the lock free, LiteLLM's methods run from their first line to their return without
+yielding to the event loop, so skipping the lock's acquire and release changes nothing another
+coroutine can see. The clock is read after the first store reads rather than before: the reads
+change nothing, and the clock is LiteLLM's `datetime.now` or the handler's injected time provider.
 """
 
 from __future__ import annotations
@@ -69,8 +71,8 @@ _handle_type: Any = None
 _scope_type: Any = None
 _scalar: Any = None
 # Classes whose methods were checked to be LiteLLM's, with their version tag then.
-_checked_classes: dict[type, int] = {}
-# The store entries of each descriptor scope (`_native.limiter_should_rate_limit` fills it).
+_checked_classes: dict[type, tuple[int, int]] = {}
+# The store entries of each descriptor scope (the native passes fill it, bounded).
 _entry_cache: dict[str, dict[str, tuple[Any, ...]]] = {}
 
 
@@ -79,9 +81,8 @@ def install() -> None:
     from litellm.redis.stores.rate_limits import RateLimitCounter, RateLimitScope, RateLimitStore
     from litellm.rust_bridge._native import NativeRateLimits
 
-    global _module, _original, _original_release, _original_atomic, _original_reserve, _methods, _store_type
-    global _store_methods
-    global _handle_type, _scope_type, _counter_type, _scalar
+    global _module, _original, _original_release, _original_atomic, _original_reserve, _methods
+    global _store_type, _store_methods, _handle_type, _scope_type, _counter_type, _scalar
     _module = module
     handler = getattr(module, CLASS)
     _original = vars(handler)["should_rate_limit"]
