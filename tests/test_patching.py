@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -234,6 +235,10 @@ print(json.dumps({{
     assert result == {"hooks": [], "called": [], "states": ["patched", "skipped"], "core": True}
 
 
+@pytest.mark.skipif(
+    not all(importlib.util.find_spec(name) for name in ("fastapi", "orjson")),
+    reason="the proxy extra is not installed: pip install 'fast-litellm[proxy]'",
+)
 @pytest.mark.parametrize("how", ["announce", "expect_proxy"])
 def test_proxy_processes_wait_for_the_limiter_then_drop_the_hook(how):
     """In a proxy process the proxy's limiter is patched when the proxy imports it; then no hook
