@@ -37,13 +37,22 @@ def litellm_count():
     return tokens.original_token_counter
 
 
+def _component_mode(component: str):
+    """Set `component`'s mode for one test; restores auto and clears stats afterwards."""
+    fast_litellm.reset_stats()
+    yield lambda value: fast_litellm.set_mode(component, value)
+    fast_litellm.set_mode(component, "auto")
+    fast_litellm.reset_stats()
+
+
 @pytest.fixture
 def routing_mode():
-    """Set the routing mode for one test; restores auto and clears stats afterwards."""
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("routing", value)
-    fast_litellm.set_mode("routing", "auto")
-    fast_litellm.reset_stats()
+    yield from _component_mode("routing")
+
+
+@pytest.fixture
+def rate_limit_mode():
+    yield from _component_mode("rate_limit")
 
 
 def _race(

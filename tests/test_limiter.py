@@ -54,14 +54,6 @@ class SequentialIds:
         return mock.Mock(hex=f"generated-{next(self.ids)}")
 
 
-@pytest.fixture
-def rate_limit_mode():
-    fast_litellm.reset_stats()
-    yield lambda value: fast_litellm.set_mode("rate_limit", value)
-    fast_litellm.set_mode("rate_limit", "auto")
-    fast_litellm.reset_stats()
-
-
 def new_handler(clock: ScriptedClock | None = None) -> Any:
     return Handler(InternalUsageCache(DualCache()), time_provider=clock or ScriptedClock())
 

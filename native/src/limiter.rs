@@ -188,6 +188,65 @@ struct Gauge<'py> {
     key: Bound<'py, PyString>,
 }
 
+/// A rate-limit descriptor as LiteLLM's callers build it: a dict with str `key` and `value` and a
+/// dict (or falsy) `rate_limit`.
+struct Descriptor<'py> {
+    key: Bound<'py, PyString>,
+    value: Bound<'py, PyString>,
+    rate_limit: Option<Bound<'py, PyDict>>,
+}
+
+impl<'py> Descriptor<'py> {
+    /// None for anything else (LiteLLM's code then runs, raising what it raises).
+    fn parse(descriptor: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let py = descriptor.py();
+        let Ok(descriptor) = descriptor.cast_exact::<PyDict>() else {
+            return Ok(None);
+        };
+        let (Some(key), Some(value)) = (
+            descriptor.get_item(intern!(py, "key"))?,
+            descriptor.get_item(intern!(py, "value"))?,
+        ) else {
+            return Ok(None);
+        };
+        let (Ok(key), Ok(value)) = (
+            key.cast_into_exact::<PyString>(),
+            value.cast_into_exact::<PyString>(),
+        ) else {
+            return Ok(None);
+        };
+        let rate_limit = match descriptor.get_item(intern!(py, "rate_limit"))? {
+            Some(limits) if limits.is_truthy()? => match limits.cast_into_exact::<PyDict>() {
+                Ok(limits) => Some(limits),
+                Err(_) => return Ok(None),
+            },
+            _ => None,
+        };
+        Ok(Some(Self {
+            key,
+            value,
+            rate_limit,
+        }))
+    }
+
+    /// `rate_limit.get(name)`, None when absent or None.
+    fn limit(&self, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.rate_limit {
+            Some(limits) => Ok(limits.get_item(name)?.filter(|limit| !limit.is_none())),
+            None => Ok(None),
+        }
+    }
+
+    /// `int(rate_limit.get("window_size") or default)`; None when int() refuses it.
+    fn window_size(&self, default: &Bound<'py, PyAny>) -> PyResult<Option<i64>> {
+        let size = match self.limit(intern!(default.py(), "window_size"))? {
+            Some(size) if size.is_truthy()? => size,
+            _ => default.clone(),
+        };
+        Ok(as_i64(&size).ok())
+    }
+}
+
 /// What `_collect_windowed_keys_and_gauges` returns, with the scopes' entries.
 struct Collected<'py> {
     counters: Vec<Counter>,
@@ -222,58 +281,36 @@ fn collect<'py>(
         gauges: Vec::new(),
         scopes: Scopes::new(),
     };
+    // The metadata index of each scope (index into `collected.scopes`), once it has some.
+    let mut meta_of_scope: Vec<Option<usize>> = Vec::new();
     for descriptor in descriptors.try_iter()? {
-        let descriptor = descriptor?;
-        let Ok(descriptor) = descriptor.cast_exact::<PyDict>() else {
+        let Some(descriptor) = Descriptor::parse(&descriptor?)? else {
             return Ok(None);
         };
-        let (Some(key), Some(value)) = (
-            descriptor.get_item(intern!(py, "key"))?,
-            descriptor.get_item(intern!(py, "value"))?,
-        ) else {
-            return Ok(None);
-        };
-        let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
+        let Some(requests_limit) =
+            convert_limit(descriptor.limit(intern!(py, "requests_per_unit"))?)
         else {
-            return Ok(None);
-        };
-        let rate_limit = match descriptor.get_item(intern!(py, "rate_limit"))? {
-            Some(limits) if limits.is_truthy()? => match limits.cast_exact::<PyDict>() {
-                Ok(limits) => Some(limits.clone()),
-                Err(_) => return Ok(None),
-            },
-            _ => None,
-        };
-        let limit = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyAny>>> {
-            match &rate_limit {
-                Some(limits) => Ok(limits.get_item(name)?.filter(|limit| !limit.is_none())),
-                None => Ok(None),
-            }
-        };
-        let Some(requests_limit) = convert_limit(limit(intern!(py, "requests_per_unit"))?) else {
             return Ok(None);
         };
         let tokens_limit = if skip_tpm_check {
             Some(None)
         } else {
-            convert_limit(limit(intern!(py, "tokens_per_unit"))?)
+            convert_limit(descriptor.limit(intern!(py, "tokens_per_unit"))?)
         };
         let Some(tokens_limit) = tokens_limit else {
             return Ok(None);
         };
-        let Some(parallel_limit) = convert_limit(limit(intern!(py, "max_parallel_requests"))?)
+        let Some(parallel_limit) =
+            convert_limit(descriptor.limit(intern!(py, "max_parallel_requests"))?)
         else {
             return Ok(None);
         };
         // `int(rate_limit.get("window_size") or self.window_size)`: unused by this check, but
         // LiteLLM converts it, so a value int() refuses goes to LiteLLM's code.
-        let window_size = match limit(intern!(py, "window_size"))? {
-            Some(size) if size.is_truthy()? => size,
-            _ => default_window_size.clone(),
-        };
-        if as_i64(&window_size).is_err() {
+        if descriptor.window_size(default_window_size)?.is_none() {
             return Ok(None);
         }
+        let (key, value) = (&descriptor.key, &descriptor.value);
         let scope = collected
             .scopes
             .index(entry_cache, scope_type, key, value)?;
@@ -284,13 +321,8 @@ fn collect<'py>(
                 key: key.clone(),
             });
         }
-        let mut meta = collected.metas.len();
-        for (index, known) in collected.metas.iter().enumerate() {
-            if known.key.as_any().eq(key)? && known.value.as_any().eq(value)? {
-                meta = index;
-                break;
-            }
-        }
+        meta_of_scope.resize(collected.scopes.known.len(), None);
+        let meta = meta_of_scope[scope].unwrap_or(collected.metas.len());
         for (present, requests) in [
             (requests_limit.is_some(), true),
             (tokens_limit.is_some(), false),
@@ -314,6 +346,7 @@ fn collect<'py>(
         };
         if meta == collected.metas.len() {
             collected.metas.push(scope_meta);
+            meta_of_scope[scope] = Some(meta);
         } else {
             collected.metas[meta] = scope_meta;
         }
@@ -817,48 +850,22 @@ fn limiter_atomic_meta<'py>(
     let metas = PyList::empty(py);
     for (descriptor, amounts) in descriptors.try_iter()?.zip(increments.try_iter()?) {
         let (descriptor, amounts) = (descriptor?, amounts?);
-        let (Ok(descriptor), Ok(amounts)) = (
-            descriptor.cast_exact::<PyDict>(),
+        let (Some(descriptor), Ok(amounts)) = (
+            Descriptor::parse(&descriptor)?,
             amounts.cast_exact::<PyDict>(),
         ) else {
             return Ok(None);
         };
-        let (Some(key), Some(value)) = (
-            descriptor.get_item(intern!(py, "key"))?,
-            descriptor.get_item(intern!(py, "value"))?,
-        ) else {
+        let Some(window_size) = descriptor.window_size(default_window_size)? else {
             return Ok(None);
         };
-        let (Ok(key), Ok(value)) = (key.cast_exact::<PyString>(), value.cast_exact::<PyString>())
-        else {
-            return Ok(None);
-        };
-        let rate_limit = match descriptor.get_item(intern!(py, "rate_limit"))? {
-            Some(limits) if limits.is_truthy()? => match limits.cast_exact::<PyDict>() {
-                Ok(limits) => Some(limits.clone()),
-                Err(_) => return Ok(None),
-            },
-            _ => None,
-        };
-        let limit = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyAny>>> {
-            match &rate_limit {
-                Some(limits) => Ok(limits.get_item(name)?.filter(|limit| !limit.is_none())),
-                None => Ok(None),
-            }
-        };
-        let window_size = match limit(intern!(py, "window_size"))? {
-            Some(size) if size.is_truthy()? => size,
-            _ => default_window_size.clone(),
-        };
-        let Ok(window_size) = as_i64(&window_size) else {
-            return Ok(None);
-        };
+        let (key, value) = (&descriptor.key, &descriptor.value);
         let scope = scopes.index(entry_cache, scope_type, key, value)?;
         for (kind, limit_name) in [
             (intern!(py, "requests"), intern!(py, "requests_per_unit")),
             (intern!(py, "tokens"), intern!(py, "tokens_per_unit")),
         ] {
-            let limit_value = limit(limit_name)?;
+            let limit_value = descriptor.limit(limit_name)?;
             // `int(increment_amounts.get(kind, 0) or 0)`, converted before the limit is looked at.
             let increment = match amounts.get_item(kind)? {
                 Some(amount) if amount.is_truthy()? => match as_i64(&amount) {
