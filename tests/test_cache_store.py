@@ -314,3 +314,82 @@ def test_patch_state_reported_and_restored():
     fast_litellm.reset_stats()
     store.set_cache("a", 1)
     assert fast_litellm.stats()["cache"]["calls_rust"] == 1
+
+
+CALL_SHAPES: list[tuple[str, tuple, dict]] = [
+    ("get_cache", ("k",), {}),
+    ("get_cache", (), {"key": "k"}),
+    ("get_cache", ("k",), {"other": 1, "ttl": 5}),
+    ("get_cache", ("k",), {"key": "k"}),
+    ("get_cache", (), {}),
+    ("get_cache", ("k", "extra"), {}),
+    ("set_cache", ("k", 1), {}),
+    ("set_cache", (), {"value": 2, "key": "k"}),
+    ("set_cache", ("j",), {"value": 3, "ttl": 5}),
+    ("set_cache", ("m", 1), {"ttl": None, "other": 1}),
+    ("set_cache", ("k", 1, 2), {}),
+    ("set_cache", ("k",), {}),
+    ("set_cache", ("k", 1), {"key": "j"}),
+    ("increment_cache", ("n", 1), {}),
+    ("increment_cache", (), {"key": "n", "value": 2, "ttl": 9}),
+    ("increment_cache", ("n",), {}),
+    ("increment_cache", ("n", 1, 2), {}),
+    ("batch_get_cache", (["k", "n", "j"],), {}),
+    ("batch_get_cache", (), {"keys": ["k"]}),
+    ("batch_get_cache", (["k"],), {"other": 1}),
+    ("batch_get_cache", (), {}),
+]
+
+
+def test_every_call_shape_behaves_as_litellms(cache_mode):
+    """Positional, keyword, duplicated, missing and extra arguments: the native methods answer
+    or raise exactly as LiteLLM's functions do (unusual shapes are LiteLLM's own call)."""
+    clocks = FakeClock(), FakeClock()
+    store, reference = InMemoryCache(clock=clocks[0]), Reference(clock=clocks[1])
+    for name, args, kwargs in CALL_SHAPES:
+        outcomes = []
+        for target in (store, reference):
+            try:
+                outcomes.append(("ok", getattr(target, name)(*args, **kwargs)))
+            except TypeError as error:
+                outcomes.append(("raised", str(error)))
+        assert outcomes[0] == outcomes[1], (name, args, kwargs)
+        assert snapshot(store, clocks[0]) == snapshot(reference, clocks[1]), (name, args, kwargs)
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= 9
+
+
+def test_store_methods_are_native_descriptors():
+    """Installed as C methods on the class, with LiteLLM's signatures, and applicable to any
+    object as LiteLLM's functions are."""
+    import inspect
+
+    method = vars(InMemoryCache)["get_cache"]
+    assert type(method).__name__ == "method_descriptor"
+    assert str(inspect.signature(method)) == "(self, /, key, **kwargs)"
+    assert str(inspect.signature(InMemoryCache().set_cache)) == "(key, value, **kwargs)"
+
+    class NotACache:
+        def __init__(self) -> None:
+            self.cache_dict = {"k": '{"a": 1}'}
+            self.ttl_dict: dict[str, float] = {}
+
+        def evict_element_if_expired(self, key: str) -> bool:
+            return False
+
+    assert InMemoryCache.get_cache(NotACache(), "k") == {"a": 1}
+
+
+def test_partial_rollout_splits_calls_and_keeps_results(cache_mode):
+    fast_litellm.set_mode("cache", "auto")
+    cache.COMPONENT.rollout_percent = 50.0
+    try:
+        clocks = FakeClock(), FakeClock()
+        store, reference = InMemoryCache(clock=clocks[0]), Reference(clock=clocks[1])
+        fast_litellm.reset_stats()
+        for step in random_steps(random.Random(7), 400, 6):
+            assert run_step(store, clocks[0], step) == run_step(reference, clocks[1], step)
+            assert snapshot(store, clocks[0]) == snapshot(reference, clocks[1])
+        stats = fast_litellm.stats()["cache"]
+        assert stats["calls_rust"] > 50 and stats["calls_python"] > 50
+    finally:
+        cache.COMPONENT.rollout_percent = 100.0

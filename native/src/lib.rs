@@ -16,6 +16,7 @@ mod routing;
 mod routing_busy;
 mod routing_cost;
 mod routing_usage;
+mod store_methods;
 mod tokens;
 
 /// `gil_used = false`: nothing here relies on the GIL for memory safety. Shared state is
@@ -29,6 +30,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     calibration::register(m)?;
     fast_path::register(m)?;
     memory_cache::register(m)?;
+    store_methods::register(m)?;
     routing::register(m)?;
     router_core::register(m)?;
     routing_usage::register(m)?;

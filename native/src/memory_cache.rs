@@ -10,18 +10,19 @@
 //! overrides are known), while every helper method LiteLLM's code would call through `self` is
 //! still LiteLLM's own (checked per class, re-checked whenever the class is modified) and the
 //! instance has no attributes of its own beyond LiteLLM's (no per-instance mocks). Otherwise it
-//! returns the `unhandled` marker and the caller runs LiteLLM's method.
+//! returns None and the caller (`store_methods`) runs LiteLLM's method.
 //!
 //! No Rust lock exists here: everything touches Python. LiteLLM's own `threading.Lock`s of the
 //! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them.
 
 use std::cell::OnceCell;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::pyclass::CompareOp;
 use pyo3::types::{
     PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType,
 };
@@ -60,7 +61,6 @@ struct KnownClass {
 #[pyclass(module = "fast_litellm._native", name = "MemoryCacheOps", frozen)]
 pub struct MemoryCacheOps {
     classes: Vec<KnownClass>,
-    unhandled: Py<PyAny>,
     json_loads: Py<PyAny>,
     getsizeof: Py<PyAny>,
     heappush: Py<PyAny>,
@@ -71,6 +71,13 @@ pub struct MemoryCacheOps {
     /// LiteLLM's `check_value_size`, for values this module does not size itself.
     check_value_size: Py<PyAny>,
     default_clock: Option<DefaultClock>,
+    /// LiteLLM's methods, indexed by `Method`.
+    originals: [Py<PyAny>; 4],
+    decide: Py<PyAny>,
+    /// A `Route`.
+    route: AtomicU8,
+    rust_calls: AtomicU64,
+    python_calls: AtomicU64,
 }
 
 /// LiteLLM's default clock is `lambda: time.time()` (a Python frame per reading). While an
@@ -308,7 +315,7 @@ impl MemoryCacheOps {
         // evict_element_if_expired -> _is_key_expired: the clock is read before the TTL lookup.
         let now = state.now()?;
         if let Some(expiry) = state.ttl_dict.get_item(key)? {
-            if now.gt(&expiry)? {
+            if compare(&now, &expiry, CompareOp::Gt)? {
                 state.remove_key(key)?;
                 return Ok(py.None().into_bound(py));
             }
@@ -343,11 +350,11 @@ impl MemoryCacheOps {
     ) -> PyResult<()> {
         let py = key.py();
         let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
-        if max_size.eq(0)? {
+        if compare(&max_size, 0i64.into_pyobject(py)?.as_any(), CompareOp::Eq)? {
             return Ok(());
         }
         let _write = Held::take(state.attribute(intern!(py, "_write_lock"))?)?;
-        self.evict_in(state)?;
+        self.evict_in(state, &max_size)?;
         if !self.value_size_ok(state, value)? {
             return Ok(());
         }
@@ -355,7 +362,7 @@ impl MemoryCacheOps {
         // allow_ttl_override: the clock is read only when a TTL is set.
         let override_allowed = match state.ttl_dict.get_item(key)? {
             None => true,
-            Some(expiry) => expiry.lt(state.now()?)?,
+            Some(expiry) => compare(&expiry, &state.now()?, CompareOp::Lt)?,
         };
         if override_allowed {
             let expiry = match ttl.filter(|ttl| !ttl.is_none()) {
@@ -371,36 +378,32 @@ impl MemoryCacheOps {
         Ok(())
     }
 
-    /// `InMemoryCache.evict_cache`.
-    fn evict_in(&self, state: &State<'_, '_>) -> PyResult<()> {
+    /// `InMemoryCache.evict_cache`, `max_size` being `self.max_size_in_memory` as `set_cache`
+    /// read it (nothing in between may rebind it). `self.expiration_heap` is read again after
+    /// each step that may rebind it: the compaction, and a `_remove_key` override.
+    fn evict_in(&self, state: &State<'_, '_>, max_size: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = state.instance.py();
         let current_time = state.now()?;
-        loop {
-            let heap = state.heap()?;
-            if heap.is_empty() {
-                break;
-            }
+        let mut heap = state.heap()?;
+        while !heap.is_empty() {
             let (expiration_time, key) = unpack_entry(&heap.get_item(0)?)?;
             let current_expiry = state
                 .ttl_dict
                 .get_item(&key)?
                 .unwrap_or_else(|| py.None().into_bound(py));
-            if expiration_time.ne(&current_expiry)? {
+            if compare(&expiration_time, &current_expiry, CompareOp::Ne)? {
                 self.heappop.bind(py).call1((&heap,))?;
-            } else if expiration_time.le(&current_time)? {
+            } else if compare(&expiration_time, &current_time, CompareOp::Le)? {
                 self.heappop.bind(py).call1((&heap,))?;
                 state.remove_key(&key)?;
+                if !state.class.plain_remove {
+                    heap = state.heap()?;
+                }
             } else {
                 break;
             }
         }
-        let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
-        let heap = state.heap()?;
-        if heap
-            .len()
-            .into_pyobject(py)?
-            .gt(2i64.into_pyobject(py)?.mul(&max_size)?)?
-        {
+        if length_above_twice(heap.len(), max_size)? {
             let kept = PyList::empty(py);
             for entry in heap.iter() {
                 let (expiration_time, key) = unpack_entry(&entry)?;
@@ -408,33 +411,31 @@ impl MemoryCacheOps {
                     .ttl_dict
                     .get_item(&key)?
                     .unwrap_or_else(|| py.None().into_bound(py));
-                if current.eq(&expiration_time)? {
+                if compare(&current, &expiration_time, CompareOp::Eq)? {
                     kept.append(&entry)?;
                 }
             }
             state
                 .instance
                 .setattr(intern!(py, "expiration_heap"), &kept)?;
-            self.heapify.bind(py).call1((state.heap()?,))?;
+            heap = state.heap()?;
+            self.heapify.bind(py).call1((&heap,))?;
         }
-        loop {
-            let heap = state.heap()?;
-            let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
-            if heap.is_empty() || !state.cache_dict.len().into_pyobject(py)?.ge(&max_size)? {
-                break;
-            }
+        while !heap.is_empty() && length_at_least(state.cache_dict.len(), max_size)? {
             let entry = self.heappop.bind(py).call1((&heap,))?;
             let (expiration_time, key) = unpack_entry(&entry)?;
             if let Some(current) = state.ttl_dict.get_item(&key)? {
-                if current.eq(&expiration_time)? {
+                if compare(&current, &expiration_time, CompareOp::Eq)? {
                     state.remove_key(&key)?;
+                    if !state.class.plain_remove {
+                        heap = state.heap()?;
+                    }
                 }
             }
         }
-        if state.heap()?.is_empty() {
+        if heap.is_empty() {
             let untracked = state.cache_dict.keys();
-            let max_size = state.attribute(intern!(py, "max_size_in_memory"))?;
-            let overflow = untracked.len().into_pyobject(py)?.sub(&max_size)?.add(1)?;
+            let overflow = untracked.len().into_pyobject(py)?.sub(max_size)?.add(1)?;
             let count: isize = if overflow.gt(0)? {
                 overflow.extract()?
             } else {
@@ -481,6 +482,8 @@ impl MemoryCacheOps {
         if primitive {
             let printed_length = if value.is_exact_instance_of::<PyString>() {
                 value.len()?
+            } else if let Some(number) = exact_i64(value) {
+                decimal_length(number)
             } else {
                 value.str()?.len()?
             };
@@ -521,16 +524,203 @@ fn unpack_entry<'py>(
     entry.extract()
 }
 
+/// Where calls of the store methods go (`MemoryCacheOps.set_route`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Route {
+    /// LiteLLM's method.
+    Python = 0,
+    /// The native operation (LiteLLM's method for instances it does not handle).
+    Native = 1,
+    /// Asks the component per call (auto mode during a partial rollout).
+    PerCall = 2,
+}
+
+/// The store methods replaced on `InMemoryCache`, in the order of `originals`.
+#[derive(Clone, Copy)]
+pub(crate) enum Method {
+    Get = 0,
+    Set = 1,
+    Increment = 2,
+    BatchGet = 3,
+}
+
+impl MemoryCacheOps {
+    pub(crate) fn original<'py>(&self, py: Python<'py>, method: Method) -> &Bound<'py, PyAny> {
+        self.originals[method as usize].bind(py)
+    }
+
+    /// Whether this call goes native (`decide` is asked during a partial rollout).
+    pub(crate) fn goes_native(&self, py: Python<'_>) -> PyResult<bool> {
+        match self.route.load(Ordering::Relaxed) {
+            route if route == Route::Native as u8 => Ok(true),
+            route if route == Route::PerCall as u8 => self.decide.bind(py).call0()?.is_truthy(),
+            _ => Ok(false),
+        }
+    }
+
+    pub(crate) fn count(&self, native: bool) {
+        let counter = if native {
+            &self.rust_calls
+        } else {
+            &self.python_calls
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `instance.get_cache(key)`; None if the instance is not handled here.
+    pub(crate) fn get<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match self.state(instance)? {
+            Some(state) => self.get_in(&state, key).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// `[instance.get_cache(key) for key in keys]`; None if the instance is not handled here.
+    pub(crate) fn batch_get<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        keys: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = instance.py();
+        let Some(state) = self.state(instance)? else {
+            return Ok(None);
+        };
+        if !state.class.plain_get_set {
+            return Ok(None);
+        }
+        let values = PyList::empty(py);
+        for key in keys.try_iter()? {
+            values.append(self.get_in(&state, &key?)?)?;
+        }
+        Ok(Some(values.into_any()))
+    }
+
+    /// `instance.set_cache(key, value, ttl=ttl)`: None; None also if the instance is not handled
+    /// here, so the caller checks `handled`.
+    pub(crate) fn set<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = instance.py();
+        match self.state(instance)? {
+            Some(state) if state.heap_is_list()? => {
+                self.set_in(&state, key, value, ttl)?;
+                Ok(Some(py.None().into_bound(py)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// `instance.increment_cache(key, value, ttl=ttl)`: the new value; None if the instance is
+    /// not handled here.
+    pub(crate) fn increment<'py>(
+        &self,
+        instance: &Bound<'py, PyAny>,
+        key: &Bound<'py, PyAny>,
+        value: &Bound<'py, PyAny>,
+        ttl: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = instance.py();
+        let Some(state) = self.state(instance)? else {
+            return Ok(None);
+        };
+        if !state.class.plain_get_set || !state.heap_is_list()? {
+            return Ok(None);
+        }
+        let _increment = Held::take(state.attribute(intern!(py, "_increment_lock"))?)?;
+        let current = self.get_in(&state, key)?;
+        let initial = if current.is_truthy()? {
+            current
+        } else {
+            0i64.into_pyobject(py)?.into_any()
+        };
+        let total = initial.add(value)?;
+        self.set_in(&state, key, &total, ttl)?;
+        Ok(Some(total))
+    }
+}
+
+/// `a <op> b` as Python compares them; natively when both are exact floats (the clock's readings
+/// and the expiries: IEEE comparison is Python's, NaN included).
+fn compare(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<bool> {
+    if let (Ok(a), Ok(b)) = (a.cast_exact::<PyFloat>(), b.cast_exact::<PyFloat>()) {
+        let (a, b) = (a.value(), b.value());
+        return Ok(match op {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a <= b,
+            CompareOp::Eq => a == b,
+            CompareOp::Ne => a != b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a >= b,
+        });
+    }
+    if let (Some(a), Some(b)) = (exact_i64(a), exact_i64(b)) {
+        return Ok(match op {
+            CompareOp::Lt => a < b,
+            CompareOp::Le => a <= b,
+            CompareOp::Eq => a == b,
+            CompareOp::Ne => a != b,
+            CompareOp::Gt => a > b,
+            CompareOp::Ge => a >= b,
+        });
+    }
+    a.rich_compare(b, op)?.is_truthy()
+}
+
+/// The value of an exact int (not a bool) that fits in i64.
+fn exact_i64(value: &Bound<'_, PyAny>) -> Option<i64> {
+    value.cast_exact::<PyInt>().ok()?.extract().ok()
+}
+
+/// `len(str(number))`.
+fn decimal_length(number: i64) -> usize {
+    let sign = usize::from(number < 0);
+    let digits = number
+        .unsigned_abs()
+        .checked_ilog10()
+        .map_or(1, |log| log as usize + 1);
+    sign + digits
+}
+
+/// `length >= max_size` (`len(self.cache_dict) >= self.max_size_in_memory`).
+fn length_at_least(length: usize, max_size: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let Some(max) = exact_i64(max_size) {
+        return Ok(length as i128 >= i128::from(max));
+    }
+    length.into_pyobject(max_size.py())?.ge(max_size)
+}
+
+/// `length > 2 * max_size` (`len(self.expiration_heap) > 2 * self.max_size_in_memory`).
+fn length_above_twice(length: usize, max_size: &Bound<'_, PyAny>) -> PyResult<bool> {
+    if let Some(max) = exact_i64(max_size) {
+        return Ok(length as i128 > 2 * i128::from(max));
+    }
+    let py = max_size.py();
+    length
+        .into_pyobject(py)?
+        .gt(2i64.into_pyobject(py)?.mul(max_size)?)
+}
+
 #[pymethods]
 impl MemoryCacheOps {
-    /// `default_clock` (None if LiteLLM's is not recognised): the code of LiteLLM's default clock lambda, the namespace it reads `time`
-    /// from, the time module, its namespace and `time.time`.
+    /// `default_clock` (None if LiteLLM's is not recognised): the code of LiteLLM's default clock
+    /// lambda, the namespace it reads `time` from, the time module, its namespace and `time.time`.
     /// `classes`: per class, (class, lineage up to InMemoryCache, the objects `HELPERS` must
     /// resolve to, attributes an instance has after `__init__`, whether `_remove_key` and whether
     /// `get_cache`/`set_cache` are InMemoryCache's); `tools`: json.loads, sys.getsizeof,
-    /// heapq.heappush, heapq.heappop, heapq.heapify, LiteLLM's check_value_size.
+    /// heapq.heappush, heapq.heappop, heapq.heapify, LiteLLM's check_value_size; `originals`:
+    /// LiteLLM's get_cache, set_cache, increment_cache and batch_get_cache; `decide`: asked per
+    /// call while the route is per-call.
     #[new]
-    #[allow(clippy::type_complexity)]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn new(
         classes: Vec<(
             Py<PyType>,
@@ -540,7 +730,6 @@ impl MemoryCacheOps {
             bool,
             bool,
         )>,
-        unhandled: Py<PyAny>,
         tools: (
             Py<PyAny>,
             Py<PyAny>,
@@ -551,6 +740,8 @@ impl MemoryCacheOps {
         ),
         max_kb: i64,
         default_clock: Option<(Py<PyAny>, Py<PyDict>, Py<PyAny>, Py<PyDict>, Py<PyAny>)>,
+        originals: (Py<PyAny>, Py<PyAny>, Py<PyAny>, Py<PyAny>),
+        decide: Py<PyAny>,
     ) -> PyResult<Self> {
         let default_clock =
             default_clock.map(|(code, globals, time_module, time_namespace, time_time)| {
@@ -581,9 +772,9 @@ impl MemoryCacheOps {
                 checked_version: AtomicU32::new(0),
             });
         }
+        let (get, set, increment, batch_get) = originals;
         Ok(Self {
             classes: known,
-            unhandled,
             json_loads,
             getsizeof,
             heappush,
@@ -592,6 +783,11 @@ impl MemoryCacheOps {
             max_kb,
             check_value_size,
             default_clock,
+            originals: [get, set, increment, batch_get],
+            decide,
+            route: AtomicU8::new(Route::Python as u8),
+            rust_calls: AtomicU64::new(0),
+            python_calls: AtomicU64::new(0),
         })
     }
 
@@ -601,83 +797,29 @@ impl MemoryCacheOps {
         HELPERS.to_vec()
     }
 
-    /// `instance.get_cache(key)`, or the unhandled marker.
-    fn get<'py>(
-        &self,
-        instance: &Bound<'py, PyAny>,
-        key: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        match self.state(instance)? {
-            Some(state) => self.get_in(&state, key),
-            None => Ok(self.unhandled.bind(instance.py()).clone()),
-        }
+    /// Where calls go: "python", "native" or "per_call".
+    fn set_route(&self, route: &str) -> PyResult<()> {
+        let route = match route {
+            "python" => Route::Python,
+            "native" => Route::Native,
+            "per_call" => Route::PerCall,
+            other => return Err(PyValueError::new_err(format!("unknown route {other:?}"))),
+        };
+        self.route.store(route as u8, Ordering::Relaxed);
+        Ok(())
     }
 
-    /// `[instance.get_cache(key) for key in keys]`, or the unhandled marker.
-    fn batch_get<'py>(
-        &self,
-        instance: &Bound<'py, PyAny>,
-        keys: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = instance.py();
-        let Some(state) = self.state(instance)? else {
-            return Ok(self.unhandled.bind(py).clone());
-        };
-        if !state.class.plain_get_set {
-            return Ok(self.unhandled.bind(py).clone());
-        }
-        let values = PyList::empty(py);
-        for key in keys.try_iter()? {
-            values.append(self.get_in(&state, &key?)?)?;
-        }
-        Ok(values.into_any())
+    /// (native calls, LiteLLM calls) made through the store methods since the last reset.
+    fn counts(&self) -> (u64, u64) {
+        (
+            self.rust_calls.load(Ordering::Relaxed),
+            self.python_calls.load(Ordering::Relaxed),
+        )
     }
 
-    /// `instance.set_cache(key, value, ttl=ttl)` (None for no TTL); the unhandled marker or None.
-    #[pyo3(signature = (instance, key, value, ttl=None))]
-    fn set<'py>(
-        &self,
-        instance: &Bound<'py, PyAny>,
-        key: &Bound<'py, PyAny>,
-        value: &Bound<'py, PyAny>,
-        ttl: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = instance.py();
-        match self.state(instance)? {
-            Some(state) if state.heap_is_list()? => {
-                self.set_in(&state, key, value, ttl)?;
-                Ok(py.None().into_bound(py))
-            }
-            _ => Ok(self.unhandled.bind(py).clone()),
-        }
-    }
-
-    /// `instance.increment_cache(key, value, ttl=ttl)`: the new value, or the unhandled marker.
-    #[pyo3(signature = (instance, key, value, ttl=None))]
-    fn increment<'py>(
-        &self,
-        instance: &Bound<'py, PyAny>,
-        key: &Bound<'py, PyAny>,
-        value: &Bound<'py, PyAny>,
-        ttl: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let py = instance.py();
-        let Some(state) = self.state(instance)? else {
-            return Ok(self.unhandled.bind(py).clone());
-        };
-        if !state.class.plain_get_set || !state.heap_is_list()? {
-            return Ok(self.unhandled.bind(py).clone());
-        }
-        let _increment = Held::take(state.attribute(intern!(py, "_increment_lock"))?)?;
-        let current = self.get_in(&state, key)?;
-        let initial = if current.is_truthy()? {
-            current
-        } else {
-            0i64.into_pyobject(py)?.into_any()
-        };
-        let total = initial.add(value)?;
-        self.set_in(&state, key, &total, ttl)?;
-        Ok(total)
+    fn reset_counts(&self) {
+        self.rust_calls.store(0, Ordering::Relaxed);
+        self.python_calls.store(0, Ordering::Relaxed);
     }
 }
 

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Final
+from typing import Final, Protocol
 
 from fast_litellm import _native
 
@@ -119,6 +119,11 @@ class Breaker:
         return {"state": state, "times_opened": self.times_opened}
 
 
+class _NativeCounters(Protocol):
+    def counts(self) -> tuple[int, int]: ...
+    def reset_counts(self) -> None: ...
+
+
 class Component:
     """Mode, rollout and counters of one accelerated component."""
 
@@ -145,6 +150,8 @@ class Component:
         self.shadow_calls = 0
         self.shadow_mismatches = 0
         self.last_fallback_error: str | None = None
+        # Calls counted natively (methods with no Python frame): `counts()` -> (rust, python).
+        self.native_counters: _NativeCounters | None = None
         self.sample_tick = 0
         self.breaker = Breaker(on_change=self._refresh)
         self.rust_latency = _native.LatencyHistogram()
@@ -238,16 +245,19 @@ class Component:
         self.rust_calls = self.python_calls = self.unsupported_calls = 0
         self.fallbacks = self.shadow_calls = self.shadow_mismatches = 0
         self.last_fallback_error = None
+        if self.native_counters is not None:
+            self.native_counters.reset_counts()
         self.breaker = Breaker(on_change=self._refresh)
         self._refresh()
         self.rust_latency.reset()
         self.python_latency.reset()
 
     def stats(self) -> dict[str, object]:
+        native_rust, native_python = self.native_counters.counts() if self.native_counters is not None else (0, 0)
         return {
             "mode": self.mode,
-            "calls_rust": self.rust_calls,
-            "calls_python": self.python_calls + self.unsupported_calls,
+            "calls_rust": self.rust_calls + native_rust,
+            "calls_python": self.python_calls + native_python + self.unsupported_calls,
             "calls_python_unsupported": self.unsupported_calls,
             "fallbacks": self.fallbacks,
             "last_fallback_error": self.last_fallback_error,

@@ -1,7 +1,7 @@
 """Type stubs of the native extension (built from native/ by maturin)."""
 
 from collections.abc import Callable, Sequence
-from typing import final
+from typing import Literal, final
 
 __version__: str
 
@@ -116,29 +116,34 @@ class FastPath:
 
 @final
 class MemoryCacheOps:
-    """LiteLLM's `InMemoryCache` operations done natively on an instance's own dicts and heap.
+    """LiteLLM's `InMemoryCache` operations done natively on an instance's own dicts and heap,
+    run by the store methods (`store_methods`) once `use_store_ops` has made it current.
 
-    Each method returns the `unhandled` marker given to the constructor when the instance is not
-    one it may handle (unknown class, a replaced helper, instance attributes of its own, dicts
-    replaced by other types); the caller then runs LiteLLM's method."""
+    An instance it does not handle (unknown class, a replaced helper, instance attributes of its
+    own, dicts replaced by other types) gets LiteLLM's method, as do calls on the Python route."""
 
     helper_names: list[str]
     def __new__(
         cls,
         classes: list[tuple[type, list[type], list[object], int, bool, bool]],
-        unhandled: object,
         tools: tuple[object, object, object, object, object, object],
         max_kb: int,
         default_clock: tuple[object, dict[str, object], object, dict[str, object], object] | None,
+        originals: tuple[object, object, object, object],
+        decide: Callable[[], bool],
     ) -> MemoryCacheOps: ...
-    def get(self, instance: object, key: object) -> object:
-        """`InMemoryCache.get_cache(instance, key)`."""
-    def batch_get(self, instance: object, keys: object) -> object:
-        """`InMemoryCache.batch_get_cache(instance, keys)`."""
-    def set(self, instance: object, key: object, value: object, ttl: object = None) -> object:
-        """`InMemoryCache.set_cache(instance, key, value, ttl=ttl)`: None."""
-    def increment(self, instance: object, key: object, value: object, ttl: object = None) -> object:
-        """`InMemoryCache.increment_cache(instance, key, value, ttl=ttl)`: the new value."""
+    def set_route(self, route: Literal["python", "native", "per_call"]) -> None:
+        """Where store method calls go; `per_call` asks `decide` on each call."""
+    def counts(self) -> tuple[int, int]:
+        """(native calls, LiteLLM calls) through the store methods since the last reset."""
+    def reset_counts(self) -> None: ...
+
+def store_methods() -> list[tuple[str, object]]:
+    """`InMemoryCache`'s get_cache, set_cache, increment_cache and batch_get_cache as native method
+    descriptors (by name), to install on the class; each runs the current `MemoryCacheOps`."""
+
+def use_store_ops(ops: MemoryCacheOps) -> None:
+    """Make `ops` what every store method runs from now on."""
 
 def lowest_latency_prepare(
     healthy: object, latency_map: object, precise_minute: str

@@ -2,14 +2,16 @@
 without debug formatting.
 
 **The store.** `InMemoryCache.get_cache`, `set_cache`, `increment_cache` and `batch_get_cache`
-(and through them the async methods and pipelines, which call these) are replaced on the class.
-Each runs `_native.MemoryCacheOps`, which does the same steps as LiteLLM's method on the
-instance's own `cache_dict`, `ttl_dict` and `expiration_heap`, so every reader of those sees the
-same state. It handles `InMemoryCache` and `LLMClientCache` instances whose helper methods are
-LiteLLM's and that carry no attributes of their own; anything else (other subclasses, a mocked
-method, a replaced dict) runs LiteLLM's method. Exceptions are LiteLLM's: the native steps are the
-same dict, clock and comparison operations, so they raise what LiteLLM's code raises, and a
-mutating operation is never run twice.
+(and through them the async methods and pipelines, which call these) are replaced on the class by
+native method descriptors (`_native.store_methods`: C methods, no Python frame per call). Each
+runs `_native.MemoryCacheOps`, which does the same steps as LiteLLM's method on the instance's own
+`cache_dict`, `ttl_dict` and `expiration_heap`, so every reader of those sees the same state. It
+handles `InMemoryCache` and `LLMClientCache` instances whose helper methods are LiteLLM's and that
+carry no attributes of their own; anything else (other subclasses, a mocked method, a replaced
+dict, argument shapes LiteLLM's signature rejects, the `python` route) is forwarded to LiteLLM's
+function with the same arguments. Exceptions are LiteLLM's: the native steps are the same dict,
+clock and comparison operations, so they raise what LiteLLM's code raises, and a mutating
+operation is never run twice.
 
 **The front.**
 
@@ -58,29 +60,32 @@ _store_original: dict[str, Callable[..., Any]] = {}
 
 
 class _Store:
-    """Whether store operations go native: refreshed when the component's mode changes, so a
-    call reads one attribute. `per_call`: auto with a partial rollout, decided per call."""
+    """The native store operations (`_native.MemoryCacheOps`), once install() has run."""
 
-    native = False
-    per_call = False
     ops: Any = None
-    # ops' bound methods (one attribute load per call instead of two)
-    get: Any = None
-    set: Any = None
-    increment: Any = None
-    batch_get: Any = None
 
 
 STORE: Final = _Store()
-_UNHANDLED: Final = object()
+
+# InMemoryCache's store methods as installed on the class: native method descriptors (no Python
+# frame per call) that run `STORE.ops` or forward the call to LiteLLM's function.
+_DESCRIPTORS: Final = dict(_native.store_methods())
+store_get_cache: Final = _DESCRIPTORS["get_cache"]
+store_set_cache: Final = _DESCRIPTORS["set_cache"]
+store_increment_cache: Final = _DESCRIPTORS["increment_cache"]
+store_batch_get_cache: Final = _DESCRIPTORS["batch_get_cache"]
 
 
 def _refresh_store() -> None:
-    STORE.native = STORE.ops is not None and COMPONENT._native_from("store") == 0
-    STORE.per_call = (
-        STORE.ops is not None and COMPONENT.mode == "auto" and COMPONENT.thresholds.get("store", 0) == 0
-        and COMPONENT.rollout_percent < 100.0
-    )  # fmt: skip
+    if STORE.ops is None:
+        return
+    if COMPONENT._native_from("store") == 0:
+        route = "native"
+    elif COMPONENT.mode == "auto" and COMPONENT.thresholds.get("store", 0) == 0 and COMPONENT.rollout_percent < 100.0:
+        route = "per_call"  # auto during a partial rollout: decided per call
+    else:
+        route = "python"
+    STORE.ops.set_route(route)
 
 
 COMPONENT.on_refresh = _refresh_store
@@ -121,8 +126,10 @@ def install() -> None:
     max_kb = in_memory_cache.MAX_SIZE_PER_ITEM_IN_MEMORY_CACHE_IN_KB
     lambdas = [const for const in InMemoryCache.__init__.__code__.co_consts if _is_clock_lambda(const)]
     default_clock = (lambdas[0], vars(in_memory_cache), time, vars(time), time.time) if len(lambdas) == 1 else None
-    STORE.ops = ops = _native.MemoryCacheOps(classes, _UNHANDLED, tools, max_kb, default_clock)
-    STORE.get, STORE.set, STORE.increment, STORE.batch_get = ops.get, ops.set, ops.increment, ops.batch_get
+    originals = tuple(_store_original[f"{name}_cache"] for name in ("get", "set", "increment", "batch_get"))
+    STORE.ops = ops = _native.MemoryCacheOps(classes, tools, max_kb, default_clock, originals, _store_native)
+    _native.use_store_ops(ops)
+    COMPONENT.native_counters = ops
     _refresh_store()
 
 
@@ -142,66 +149,17 @@ def _resolve(lineage: list[type], name: str, replaced: dict[str, Any]) -> Any:
 
 
 def _store_native() -> bool:
-    return STORE.native or (STORE.per_call and COMPONENT.wants_native("store", 0))
-
-
-def _store_litellm(name: str, *args: Any, **kwargs: Any) -> Any:
-    COMPONENT.python_calls += 1
-    return _store_original[name](*args, **kwargs)
-
-
-# The replacements of InMemoryCache's methods. The replaced class attributes are what LiteLLM's
-# helpers are checked against (`MemoryCacheOps` records them when install() runs, which is
-# before the patch): a later change of any of them sends calls to LiteLLM's methods.
-
-
-def store_get_cache(self: Any, key: Any, **kwargs: Any) -> Any:
-    if STORE.native or _store_native():
-        if key not in self.cache_dict:  # LiteLLM's first step, and all of a miss: Python is quicker
-            COMPONENT.python_calls += 1
-            return None
-        result = STORE.get(self, key)
-        if result is not _UNHANDLED:
-            COMPONENT.rust_calls += 1
-            return result
-    return _store_litellm("get_cache", self, key, **kwargs)
-
-
-def store_set_cache(self: Any, key: Any, value: Any, **kwargs: Any) -> None:
-    if STORE.native or _store_native():
-        result = STORE.set(self, key, value, kwargs.get("ttl"))
-        if result is not _UNHANDLED:
-            COMPONENT.rust_calls += 1
-            return None
-    return _store_litellm("set_cache", self, key, value, **kwargs)
-
-
-def store_increment_cache(self: Any, key: Any, value: float, **kwargs: Any) -> float:
-    if STORE.native or _store_native():
-        result = STORE.increment(self, key, value, kwargs.get("ttl"))
-        if result is not _UNHANDLED:
-            COMPONENT.rust_calls += 1
-            return result  # type: ignore[no-any-return]
-    return _store_litellm("increment_cache", self, key, value, **kwargs)  # type: ignore[no-any-return]
-
-
-def store_batch_get_cache(self: Any, keys: list[Any], **kwargs: Any) -> list[Any]:
-    if not kwargs and (STORE.native or _store_native()):
-        result = STORE.batch_get(self, keys)
-        if result is not _UNHANDLED:
-            COMPONENT.rust_calls += 1
-            return result  # type: ignore[no-any-return]
-    return _store_litellm("batch_get_cache", self, keys, **kwargs)  # type: ignore[no-any-return]
+    """The per-call decision during a partial rollout (asked by the store methods)."""
+    return COMPONENT.wants_native("store", 0)
 
 
 async def store_async_batch_get_cache(self: Any, keys: list[Any], **kwargs: Any) -> list[Any]:
-    # LiteLLM's async batch get is its sync loop (`self.get_cache` per key) inside a coroutine.
-    if not kwargs and (STORE.native or _store_native()):
-        result = STORE.batch_get(self, keys)
-        if result is not _UNHANDLED:
-            COMPONENT.rust_calls += 1
-            return result  # type: ignore[no-any-return]
-    return await _store_litellm("async_batch_get_cache", self, keys, **kwargs)  # type: ignore[no-any-return]
+    # LiteLLM's async batch get is its sync loop (`self.get_cache` per key) inside a coroutine:
+    # the batch get method runs it (natively, or LiteLLM's loop).
+    if not kwargs and STORE.ops is not None and COMPONENT.wants_native("store", 0):
+        return store_batch_get_cache(self, keys)  # type: ignore[no-any-return]
+    COMPONENT.python_calls += 1
+    return await _store_original["async_batch_get_cache"](self, keys, **kwargs)  # type: ignore[no-any-return]
 
 
 def _front_for(cache: Any) -> bool:
