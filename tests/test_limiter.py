@@ -389,3 +389,41 @@ def test_entry_cache_stays_bounded(rate_limit_mode):
 
 def limiter_cache_limit() -> int:
     return 4096
+
+
+def test_native_lock_check_agrees_with_python():
+    """The gate's lock check answers as `limiter._lock_free` for plain, held and awaited locks,
+    lock subclasses and a patched `asyncio.Lock`."""
+    from fast_litellm import limiter
+
+    class AlwaysHeld(asyncio.Lock):
+        def locked(self) -> bool:
+            return True
+
+    async def scenario() -> None:
+        held, awaited = asyncio.Lock(), asyncio.Lock()
+        await held.acquire()
+        await awaited.acquire()
+        waiter = asyncio.ensure_future(awaited.acquire())
+        await asyncio.sleep(0)
+        awaited._locked = False  # released by hand, its waiter not woken yet: still awaited
+        locks = [asyncio.Lock(), held, awaited, AlwaysHeld()]
+        answers = [limiter._gate.lock_free(lock) for lock in locks]
+        assert answers == [limiter._lock_free(lock) for lock in locks] == [True, False, False, False]
+        with mock.patch.object(asyncio.Lock, "locked", lambda self: True):
+            assert limiter._gate.lock_free(asyncio.Lock()) is False
+        assert limiter._gate.lock_free(asyncio.Lock()) is True
+        waiter.cancel()
+
+    asyncio.run(scenario())
+
+
+def test_reservation_step_replaced_on_instance_runs_litellms_method(rate_limit_mode):
+    rate_limit_mode("rust")
+    handler = new_handler()
+    descriptors = [{"key": "user", "value": "a", "rate_limit": {"tokens_per_unit": 100}}]
+    handler._atomic_check_and_increment_in_memory = mock.Mock(return_value={"overall_code": "OK", "statuses": []})
+    asyncio.run(handler.atomic_check_and_increment_by_n(descriptors, [{"tokens": 5}]))
+    handler._atomic_check_and_increment_in_memory.assert_called_once()
+    stats = fast_litellm.stats()["rate_limit"]
+    assert (stats["calls_rust"], stats["calls_python"]) == (0, 1)

@@ -9,6 +9,7 @@ mod calibration;
 mod fast_path;
 mod latency;
 mod limiter;
+mod limiter_gate;
 mod memory_cache;
 mod messages;
 mod router_core;
@@ -37,5 +38,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     routing_busy::register(m)?;
     routing_cost::register(m)?;
     limiter::register(m)?;
+    limiter_gate::register(m)?;
     Ok(())
 }

@@ -648,9 +648,8 @@ fn acquire_gauges<'py>(
 /// `window_size` its `window_size`, `new_slot_id` makes LiteLLM's default slot id,
 /// `entry_cache` a dict this module keeps the scopes' store entries in.
 /// None (before any clock call or write): run LiteLLM's method.
-#[pyfunction]
 #[allow(clippy::too_many_arguments)]
-fn limiter_should_rate_limit<'py>(
+pub(crate) fn limiter_should_rate_limit<'py>(
     handle: &Bound<'py, PyAny>,
     entry_cache: &Bound<'py, PyDict>,
     scope_type: &Bound<'py, PyAny>,
@@ -837,8 +836,7 @@ fn atomic_meta<'py>(
 /// `per_counter_meta` `atomic_check_and_increment_by_n` hands its in-memory step (the Lua
 /// counters it also builds are unused there). None when a descriptor or an increment is not of
 /// the kinds LiteLLM's callers pass, or a value int() refuses: run LiteLLM's method.
-#[pyfunction]
-fn limiter_atomic_meta<'py>(
+pub(crate) fn limiter_atomic_meta<'py>(
     entry_cache: &Bound<'py, PyDict>,
     scope_type: &Bound<'py, PyAny>,
     descriptors: &Bound<'py, PyAny>,
@@ -908,7 +906,7 @@ fn limiter_atomic_meta<'py>(
 /// caller holds the lock): all or nothing, every counter checked before any is incremented.
 /// None (before the clock is read or anything is written): run LiteLLM's method.
 #[pyfunction]
-fn limiter_atomic_check_and_increment<'py>(
+pub(crate) fn limiter_atomic_check_and_increment<'py>(
     handle: &Bound<'py, PyAny>,
     entry_cache: &Bound<'py, PyDict>,
     scope_type: &Bound<'py, PyAny>,
@@ -1122,10 +1120,8 @@ fn limiter_release_slots<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(limiter_should_rate_limit, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_release_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_atomic_check_and_increment, m)?)?;
-    m.add_function(wrap_pyfunction!(limiter_atomic_meta, m)?)?;
     m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
     Ok(())
 }

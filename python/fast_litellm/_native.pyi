@@ -238,22 +238,6 @@ def lowest_cost_candidates(
     """Cost-based routing's pass over the cost map: `(deployment, cost)` of each entry whose
     deployment is healthy and within its tpm/rpm limits, in map order."""
 
-def limiter_should_rate_limit(
-    handle: object,
-    entry_cache: dict[str, dict[str, tuple[object, ...]]],
-    scope_type: type,
-    clock: Callable[[], object],
-    descriptors: object,
-    skip_tpm_check: object,
-    window_size: object,
-    parallel_slot_id: object,
-    skip_parallel_check: object,
-    new_slot_id: Callable[[], object],
-    slot_ttl: object,
-) -> dict[str, object] | None:
-    """The v3 limiter's `should_rate_limit` (not read-only) over LiteLLM's memory-only store
-    `handle`: the response, or None (before any clock reading or write) to run LiteLLM's method."""
-
 def limiter_release_slots(
     handle: object,
     entry_cache: dict[str, dict[str, tuple[object, ...]]],
@@ -277,16 +261,48 @@ def limiter_atomic_check_and_increment(
     LiteLLM's memory-only store `handle`: the response, or None (before the clock is read or
     anything is written) to run LiteLLM's method."""
 
-def limiter_atomic_meta(
-    entry_cache: dict[str, dict[str, tuple[object, ...]]],
-    scope_type: type,
-    descriptors: object,
-    increments: object,
-    default_window_size: object,
-) -> list[dict[str, object]] | None:
-    """The per-counter meta of the v3 limiter's `atomic_check_and_increment_by_n` (its
-    `_build_descriptor_atomic_payload` of each descriptor, flattened), or None to run LiteLLM's
-    method."""
+@final
+class LimiterGate:
+    """Whether a v3 limiter call may take the native passes: `limiter.py`'s per-call checks, made
+    natively for LiteLLM's own handler class (others are answered by the Python checks given)."""
+
+    def __new__(
+        cls,
+        handler_class: type,
+        overrides: list[str],
+        module_globals: dict[str, object],
+        scalar: object,
+        scope_type: type,
+        store_type: type,
+        handle_type: type,
+        lock_type: type,
+        python_checks: tuple[Callable[[object], object], Callable[[type], bool], Callable[[object], bool]],
+        entry_cache: dict[str, object],
+        new_slot_id: Callable[[], str],
+        counter_type: type,
+    ) -> LimiterGate: ...
+    def handle(self, handler: object) -> object | None:
+        """LiteLLM's store handle when the check and the store are LiteLLM's own and memory-only."""
+    def memory_only_handle(self, handler: object) -> object | None:
+        """The store handle when the module's globals are as installed and the store memory-only."""
+    def lock_free(self, lock: object) -> bool:
+        """Whether `async with lock` would enter without yielding."""
+    def reserve_handle(self, handler: object) -> object | None:
+        """`handle(handler)` when the handler's check-and-increment lock is also free."""
+    def should_rate_limit(
+        self,
+        handler: object,
+        descriptors: object,
+        skip_tpm_check: object,
+        parallel_slot_id: object,
+        skip_parallel_check: object,
+    ) -> dict[str, object] | None:
+        """The check in one native pass; None (nothing done): run LiteLLM's method."""
+    def reserve(
+        self, handler: object, descriptors: object, increments: object
+    ) -> tuple[dict[str, object] | None, list[dict[str, object]] | None] | None:
+        """The tpm reservation: (response, None) done natively; (None, meta) when the in-memory step
+        must be LiteLLM's; None (nothing done): run LiteLLM's method."""
 
 def type_version_tag(class_: type) -> int:
     """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0

@@ -15,7 +15,9 @@ Redis is configured (the shared counters and their scripts stay LiteLLM's), the 
 awaited (LiteLLM's method then waits its turn), the store or one of the methods the check calls
 is not LiteLLM's (a subclass, a mock on the instance), or the descriptors or stored values are of
 kinds LiteLLM itself does not write. That last decision is made before the clock is read and
-before anything is written.
+before anything is written. For LiteLLM's own handler class these eligibility checks are made
+natively too (`_native.LimiterGate`; they cost as much as a rejected check in Python); for any
+other class the gate asks the Python checks below.
 
 With the lock free, LiteLLM's methods run from their first line to their return without
 yielding to the event loop, so skipping the lock's acquire and release changes nothing another
@@ -74,9 +76,31 @@ _scalar: Any = None
 _checked_classes: dict[type, tuple[int, int]] = {}
 # The store entries of each descriptor scope (the native passes fill it, bounded).
 _entry_cache: dict[str, dict[str, tuple[Any, ...]]] = {}
+# The checks below, made natively for LiteLLM's own handler class (`_native.LimiterGate`).
+_gate: Any = None
+
+
+class _Route:
+    """The smallest descriptor count that goes native with no further checks (infinity: ask
+    `COMPONENT.wants_native` per call); refreshed when the component's mode changes."""
+
+    native_from: float = float("inf")
+
+
+_ROUTE: Final = _Route()
+
+
+def _refresh_route() -> None:
+    _ROUTE.native_from = COMPONENT._native_from("check")
+
+
+COMPONENT.on_refresh = _refresh_route
+_refresh_route()
 
 
 def install() -> None:
+    import asyncio
+
     from litellm.proxy.hooks import parallel_request_limiter_v3 as module
     from litellm.redis.stores.rate_limits import RateLimitCounter, RateLimitScope, RateLimitStore
     from litellm.rust_bridge._native import NativeRateLimits
@@ -94,6 +118,21 @@ def install() -> None:
     _store_type, _handle_type, _scope_type = RateLimitStore, NativeRateLimits, RateLimitScope
     _store_methods = tuple(vars(RateLimitStore)[name] for name in _STORE_METHOD_NAMES)
     _scalar = module._scalar
+    global _gate
+    _gate = _native.LimiterGate(
+        handler,
+        sorted(_INSTANCE_OVERRIDES),
+        vars(module),
+        _scalar,
+        RateLimitScope,
+        RateLimitStore,
+        NativeRateLimits,
+        asyncio.Lock,
+        (_is_litellms, _methods_are_litellms, _lock_free),
+        _entry_cache,
+        _new_slot_id,
+        RateLimitCounter,
+    )
 
 
 def _new_slot_id() -> str:
@@ -157,23 +196,8 @@ async def should_rate_limit(
     parallel_slot_id: str | None = None,
     skip_parallel_check: bool = False,
 ) -> Any:
-    handle = None
-    if not read_only and COMPONENT.wants_native("check", len(descriptors)):
-        handle = _is_litellms(self)
-    if handle is not None and _lock_free(self._check_and_increment_lock):
-        response = _native.limiter_should_rate_limit(
-            handle,
-            _entry_cache,
-            _scope_type,
-            self._get_current_time,
-            descriptors,
-            skip_tpm_check,
-            self.window_size,
-            parallel_slot_id,
-            skip_parallel_check,
-            _new_slot_id,
-            _module.PARALLEL_REQUEST_SLOT_TTL_SECONDS,
-        )
+    if not read_only and (len(descriptors) >= _ROUTE.native_from or COMPONENT.wants_native("check", len(descriptors))):
+        response = _gate.should_rate_limit(self, descriptors, skip_tpm_check, parallel_slot_id, skip_parallel_check)
         if response is not None:
             COMPONENT.rust_calls += 1
             return response
@@ -192,11 +216,11 @@ async def should_rate_limit(
 async def release_parallel_request_slots_in_memory(self: Any, gauges: Any, slot_id: str) -> None:
     """`_release_parallel_request_slots_in_memory`: this request's slot leaves each gauge."""
     handle = None
-    if COMPONENT.wants_native("check", len(gauges)) and _module.RateLimitScope is _scope_type:
-        handle = _memory_only_handle(self)
+    if COMPONENT.wants_native("check", len(gauges)):
+        handle = _gate.memory_only_handle(self)
     if (
         handle is not None
-        and _lock_free(self._check_and_increment_lock)
+        and _gate.lock_free(self._check_and_increment_lock)
         and _native.limiter_release_slots(
             handle, _entry_cache, _scope_type, gauges, slot_id, _module.PARALLEL_REQUEST_SLOT_TTL_SECONDS
         )
@@ -211,12 +235,8 @@ def atomic_check_and_increment_in_memory(self: Any, per_counter_meta: Any) -> An
     """`_atomic_check_and_increment_in_memory` (its caller holds the lock): the tpm reservation's
     all-or-nothing check and increment of every counter, natively over LiteLLM's store."""
     handle = None
-    if (
-        COMPONENT.wants_native("check", len(per_counter_meta))
-        and _module._scalar is _scalar
-        and _module.RateLimitScope is _scope_type
-    ):
-        handle = _memory_only_handle(self)
+    if COMPONENT.wants_native("check", len(per_counter_meta)):
+        handle = _gate.memory_only_handle(self)
     if handle is not None:
         response = _native.limiter_atomic_check_and_increment(
             handle, _entry_cache, _scope_type, _counter_type, self._get_current_time, per_counter_meta
@@ -233,18 +253,17 @@ async def atomic_check_and_increment_by_n(
 ) -> Any:
     """`atomic_check_and_increment_by_n` without Redis: the per-counter meta LiteLLM builds, then
     its in-memory all-or-nothing step, both native."""
-    handle = None
-    if COMPONENT.wants_native("check", len(descriptors)) and len(descriptors) == len(increments):
-        handle = _is_litellms(self)
-    if handle is not None and _lock_free(self._check_and_increment_lock):
-        per_counter_meta = _native.limiter_atomic_meta(
-            _entry_cache, _scope_type, descriptors, increments, self.window_size
-        )
-        if per_counter_meta is not None:
-            if not per_counter_meta:
+    if len(descriptors) == len(increments) and (
+        len(descriptors) >= _ROUTE.native_from or COMPONENT.wants_native("check", len(descriptors))
+    ):
+        outcome = _gate.reserve(self, descriptors, increments)
+        if outcome is not None:
+            response, per_counter_meta = outcome
+            if response is not None:
                 COMPONENT.rust_calls += 1
-                return {"overall_code": "OK", "statuses": []}
-            # What LiteLLM does next, with its lock free: the in-memory step (native where it can).
-            return atomic_check_and_increment_in_memory(self, per_counter_meta)
+                return response
+            # The meta LiteLLM builds, whose in-memory step (its lock free) is LiteLLM's own.
+            COMPONENT.python_calls += 1
+            return _original_atomic(self, per_counter_meta)
     COMPONENT.python_calls += 1
     return await _original_reserve(self, descriptors, increments, parent_otel_span=parent_otel_span)
