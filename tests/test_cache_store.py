@@ -393,3 +393,131 @@ def test_partial_rollout_splits_calls_and_keeps_results(cache_mode):
         assert stats["calls_rust"] > 50 and stats["calls_python"] > 50
     finally:
         cache.COMPONENT.rollout_percent = 100.0
+
+
+class Client:
+    """A client LiteLLM would close once evicted (`close()`), recording when it was closed."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+    def __repr__(self) -> str:
+        return f"Client({self.name})"
+
+
+def client_caches() -> tuple[list[Any], list[FakeClock]]:
+    """An LLMClientCache and a reference (LiteLLM's methods throughout), each with an
+    EvictedClientCloser on its own settable clock; two slots, so clients get evicted."""
+    from litellm.caching.evicted_client_closer import EvictedClientCloser
+
+    clocks = [FakeClock(), FakeClock()]
+    caches = [
+        cls(max_size_in_memory=2, evicted_client_closer=EvictedClientCloser(grace_seconds=5, clock=clock))
+        for cls, clock in zip((LLMClientCache, ReferenceClientCache), clocks, strict=True)
+    ]
+    return caches, clocks
+
+
+CLIENT_GETS: list[tuple[tuple, dict]] = [
+    (("c0",), {}),
+    (("c1",), {"loop_bound": False}),
+    (("c2", True), {}),
+    ((), {"key": "c3", "loop_bound": 0}),
+    (("c0",), {"unrelated": 1}),
+    ((7,), {}),
+    (("c1", False), {"loop_bound": True}),
+    ((), {}),
+]
+
+
+def run_client_steps(caches: list[Any], clocks: list[FakeClock], rng: random.Random, steps: int) -> list[Any]:
+    """The same random sets, gets and clock steps on both caches; what each observed."""
+    clients = [[Client(f"{side}-{index}") for index in range(6)] for side in range(2)]
+    observed: list[Any] = [[], []]
+    for _ in range(steps):
+        kind = rng.randrange(4)
+        index = rng.randrange(6)
+        loop_bound = rng.random() < 0.7
+        args, kwargs = rng.choice(CLIENT_GETS)
+        advance = rng.choice([0.5, 2, 6])
+        for side, cache_ in enumerate(caches):
+            if kind == 0:
+                client = clients[side][index]
+                cache_.set_cache(f"c{index % 4}", client, litellm_owned_client=True, loop_bound=loop_bound)
+            elif kind == 1:
+                clocks[side].now += advance
+            else:
+                try:
+                    found = cache_.get_cache(*args, **kwargs)
+                    observed[side].append(("ok", found.name[2:] if isinstance(found, Client) else found))
+                except TypeError as error:
+                    observed[side].append(("raised", str(error)))
+            closed = [client.closed for client in clients[side]]
+            observed[side].append((sorted(k.rsplit("-", 1)[0] for k in map(str, cache_.cache_dict)), closed))
+    return observed
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_llm_client_cache_gets_match_litellm_in_and_out_of_a_loop(seed, cache_mode):
+    """Loop-scoped keys, `loop_bound` given every way, evictions whose clients the closer closes
+    once due (the reap on every get), keyword arguments and bad calls: both caches observe the
+    same in a running loop and outside one."""
+    caches, clocks = client_caches()
+    outside = run_client_steps(caches, clocks, random.Random(seed), 150)
+    assert outside[0] == outside[1]
+
+    async def in_loop() -> list[Any]:
+        return run_client_steps(caches, clocks, random.Random(seed + 100), 150)
+
+    inside = asyncio.run(in_loop())
+    assert inside[0] == inside[1]
+    assert fast_litellm.stats()["cache"]["calls_rust"] > 100
+
+
+def test_llm_client_cache_replaced_pieces_take_litellms_method(cache_mode):
+    from litellm.caching import llm_caching_handler
+
+    cache_ = LLMClientCache()
+    cache_.set_cache("client", "value", loop_bound=False)
+    fast_litellm.reset_stats()
+    tokens: list[Any] = []
+    with mock.patch.object(llm_caching_handler, "running_loop_token", lambda: tokens.append(1) or None):
+        assert cache_.get_cache("client") == "value"
+    assert tokens == [1]  # LiteLLM's method ran, and called the replacement
+    with mock.patch.object(LLMClientCache, "_scoped_key", lambda self, key, loop_bound: "client"):
+        assert cache_.get_cache("other") == "value"
+    cache_.evicted_client_closer = mock.Mock()
+    assert cache_.get_cache("client") == "value"
+    cache_.evicted_client_closer.reap.assert_called_once()
+    stats = fast_litellm.stats()["cache"]
+    assert stats["calls_rust"] + stats["calls_python"] == 3  # each read counted once, by the store method
+
+
+def test_llm_client_cache_threads_each_find_their_loops_client(cache_mode):
+    cache_ = LLMClientCache(max_size_in_memory=50)
+    errors: list[BaseException] = []
+
+    def work(index: int) -> None:
+        async def body() -> None:
+            mine = Client(f"t{index}")
+            cache_.set_cache("shared-key", mine)
+            for _ in range(2000):
+                assert cache_.get_cache("shared-key") is mine
+                await asyncio.sleep(0) if _ % 100 == 0 else None
+
+        try:
+            asyncio.run(body())
+        except BaseException as error:  # reported below: a thread's failure must fail the test
+            errors.append(error)
+
+    workers = [threading.Thread(target=work, args=(index,)) for index in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not errors and not any(worker.is_alive() for worker in workers)
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= 4 * 2000

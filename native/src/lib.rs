@@ -6,6 +6,7 @@
 use pyo3::prelude::*;
 
 mod calibration;
+mod client_cache;
 mod fast_path;
 mod latency;
 mod limiter;
@@ -32,6 +33,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fast_path::register(m)?;
     memory_cache::register(m)?;
     store_methods::register(m)?;
+    client_cache::register(m)?;
     routing::register(m)?;
     router_core::register(m)?;
     routing_usage::register(m)?;

@@ -45,7 +45,7 @@ pub struct LimiterGate {
 }
 
 /// `vars(instance)` when it is a dict.
-fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+pub(crate) fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
     // SAFETY: `instance` is live; a new reference or NULL with an exception set (no `__dict__`:
     // not an object the gate knows).
     let attributes = unsafe {

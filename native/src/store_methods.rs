@@ -32,10 +32,10 @@ use crate::memory_cache::{MemoryCacheOps, Method};
 static STORE_OPS: ArcSwapOption<Py<MemoryCacheOps>> = ArcSwapOption::const_empty();
 
 /// One call's arguments as CPython passes them to a `METH_FASTCALL | METH_KEYWORDS` method.
-struct Arguments<'a, 'py> {
-    py: Python<'py>,
-    instance: Borrowed<'a, 'py, PyAny>,
-    positional: &'a [*mut ffi::PyObject],
+pub(crate) struct Arguments<'a, 'py> {
+    pub(crate) py: Python<'py>,
+    pub(crate) instance: Borrowed<'a, 'py, PyAny>,
+    pub(crate) positional: &'a [*mut ffi::PyObject],
     keyword_names: Option<Borrowed<'a, 'py, PyTuple>>,
     keyword_values: &'a [*mut ffi::PyObject],
 }
@@ -45,7 +45,7 @@ impl<'a, 'py> Arguments<'a, 'py> {
     /// The pointers are those CPython passes to a vectorcall method: `instance` live, `args`
     /// holding `nargs` positional values followed by one value per name in `kwnames` (a tuple
     /// or NULL), all borrowed for the call.
-    unsafe fn new(
+    pub(crate) unsafe fn new(
         py: Python<'py>,
         instance: *mut ffi::PyObject,
         args: *const *mut ffi::PyObject,
@@ -75,13 +75,16 @@ impl<'a, 'py> Arguments<'a, 'py> {
         }
     }
 
-    fn value(&self, pointer: *mut ffi::PyObject) -> Bound<'py, PyAny> {
+    pub(crate) fn value(&self, pointer: *mut ffi::PyObject) -> Bound<'py, PyAny> {
         // SAFETY: every pointer in the argument arrays is a live object borrowed for the call.
         unsafe { Borrowed::from_ptr(self.py, pointer) }.to_owned()
     }
 
     /// The keyword argument `name`, if given.
-    fn keyword(&self, name: &Bound<'py, PyString>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    pub(crate) fn keyword(
+        &self,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let Some(names) = self.keyword_names else {
             return Ok(None);
         };
@@ -94,13 +97,33 @@ impl<'a, 'py> Arguments<'a, 'py> {
         Ok(None)
     }
 
-    fn keyword_count(&self) -> usize {
+    /// Whether every keyword argument given is one of `allowed`.
+    pub(crate) fn keywords_within(&self, allowed: &[&Bound<'py, PyString>]) -> PyResult<bool> {
+        let Some(names) = self.keyword_names else {
+            return Ok(true);
+        };
+        for given in names.iter() {
+            let mut known = false;
+            for name in allowed {
+                if given.is(*name) || given.eq(*name)? {
+                    known = true;
+                    break;
+                }
+            }
+            if !known {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(crate) fn keyword_count(&self) -> usize {
         self.keyword_values.len()
     }
 
     /// The required parameter at `position` (positional or by keyword); None when it is missing
     /// or given twice, which LiteLLM's function rejects.
-    fn required(
+    pub(crate) fn required(
         &self,
         position: usize,
         name: &Bound<'py, PyString>,
@@ -114,7 +137,7 @@ impl<'a, 'py> Arguments<'a, 'py> {
     }
 
     /// `function(instance, *args, **kwargs)` with this call's arguments.
-    fn forward(&self, function: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    pub(crate) fn forward(&self, function: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         let mut all = Vec::with_capacity(1 + self.positional.len() + self.keyword_values.len());
         all.push(self.instance.as_ptr());
         all.extend_from_slice(self.positional);
@@ -179,6 +202,27 @@ fn run_native<'py>(
     }
 }
 
+/// The current store operations (None before `use_store_ops`).
+pub(crate) fn store_ops() -> arc_swap::Guard<Option<Arc<Py<MemoryCacheOps>>>> {
+    STORE_OPS.load()
+}
+
+/// `InMemoryCache.get_cache(instance, key)` for a call already routed native (`goes_native`):
+/// the native get, or LiteLLM's for an instance `ops` does not handle.
+pub(crate) fn get_routed_native<'py>(
+    ops: &MemoryCacheOps,
+    instance: &Bound<'py, PyAny>,
+    key: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    if let Some(result) = ops.get(instance, key)? {
+        ops.count(true);
+        return Ok(result);
+    }
+    ops.count(false);
+    ops.original(instance.py(), Method::Get)
+        .call1((instance, key))
+}
+
 fn dispatch<'py>(method: Method, call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.py;
     let loaded = STORE_OPS.load();
@@ -199,7 +243,7 @@ fn dispatch<'py>(method: Method, call: &Arguments<'_, 'py>) -> PyResult<Bound<'p
 }
 
 /// Runs `body` as the body of a C method: errors and panics become a raised exception.
-fn c_method(
+pub(crate) fn c_method(
     body: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
 ) -> *mut ffi::PyObject {
     // SAFETY: CPython calls a method descriptor's function on an attached thread.
@@ -268,29 +312,40 @@ const METHODS: [(&CStr, ffi::PyCFunctionFastWithKeywords, &CStr); 4] = [
     ),
 ];
 
+/// A `method_descriptor` applying to any object, calling `function` with the vectorcall
+/// convention.
+pub(crate) fn method_descriptor<'py>(
+    py: Python<'py>,
+    name: &'static CStr,
+    function: ffi::PyCFunctionFastWithKeywords,
+    doc: &'static CStr,
+) -> PyResult<Bound<'py, PyAny>> {
+    // A descriptor keeps a pointer to its definition for good: leaked (a few per process).
+    let definition = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFastWithKeywords: function,
+        },
+        ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+        ml_doc: doc.as_ptr(),
+    }));
+    // SAFETY: `object` is a static type and `definition` lives for the process; the call
+    // returns a new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyDescr_NewMethod(ptr::addr_of_mut!(ffi::PyBaseObject_Type), definition),
+        )
+    }
+}
+
 /// The method descriptors, by name: `get_cache`, `set_cache`, `increment_cache`,
 /// `batch_get_cache`.
 #[pyfunction]
 fn store_methods(py: Python<'_>) -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
     let mut descriptors = Vec::with_capacity(METHODS.len());
     for (name, function, doc) in METHODS {
-        // A descriptor keeps a pointer to its definition for good: leaked (a few per process).
-        let definition = Box::leak(Box::new(ffi::PyMethodDef {
-            ml_name: name.as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer {
-                PyCFunctionFastWithKeywords: function,
-            },
-            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
-            ml_doc: doc.as_ptr(),
-        }));
-        // SAFETY: `object` is a static type and `definition` lives for the process; the call
-        // returns a new reference or NULL with an exception set.
-        let descriptor = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyDescr_NewMethod(ptr::addr_of_mut!(ffi::PyBaseObject_Type), definition),
-            )?
-        };
+        let descriptor = method_descriptor(py, name, function, doc)?;
         let name = name
             .to_str()
             .map_err(|error| PyTypeError::new_err(error.to_string()))?;

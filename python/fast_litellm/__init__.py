@@ -79,6 +79,7 @@ _patcher = Patcher(
                     Target("cache", cache.STORE_MODULE, f"InMemoryCache.{name}", getattr(cache, f"store_{name}"))
                     for name in cache.STORE_METHODS
                 ),
+                Target("cache", cache.CLIENT_MODULE, "LLMClientCache.get_cache", cache.client_get_cache),
             ],
         ),
         ComponentPatch(

@@ -138,6 +138,31 @@ class MemoryCacheOps:
         """(native calls, LiteLLM calls) through the store methods since the last reset."""
     def reset_counts(self) -> None: ...
 
+@final
+class ClientCacheOps:
+    """`LLMClientCache.get_cache`'s steps (loop-scoped key, reap, read) done natively while the
+    class, its helpers, the module globals they read and the closer are LiteLLM's."""
+
+    def __new__(
+        cls,
+        client_class: type,
+        class_helpers: list[tuple[str, object]],
+        base: tuple[type, object],
+        instance_attributes: int,
+        modules: tuple[dict[str, object], dict[str, object]],
+        asyncio: tuple[object, dict[str, object]],
+        loop_tokens: object,
+        loop_functions: tuple[Callable[[], object], Callable[[], object], Callable[[], object]],
+        closer_type: type,
+        original: Callable[..., object],
+    ) -> ClientCacheOps: ...
+
+def client_get_cache_method() -> object:
+    """`LLMClientCache.get_cache` as a native method descriptor (runs the current `ClientCacheOps`)."""
+
+def use_client_cache_ops(ops: ClientCacheOps) -> None:
+    """Make `ops` what the client cache method runs from now on."""
+
 def store_methods() -> list[tuple[str, object]]:
     """`InMemoryCache`'s get_cache, set_cache, increment_cache and batch_get_cache as native method
     descriptors (by name), to install on the class; each runs the current `MemoryCacheOps`."""

@@ -74,6 +74,9 @@ store_get_cache: Final = _DESCRIPTORS["get_cache"]
 store_set_cache: Final = _DESCRIPTORS["set_cache"]
 store_increment_cache: Final = _DESCRIPTORS["increment_cache"]
 store_batch_get_cache: Final = _DESCRIPTORS["batch_get_cache"]
+# LLMClientCache.get_cache, native too: its loop-scoped key, reap and read (`ClientCacheOps`).
+client_get_cache: Final = _native.client_get_cache_method()
+CLIENT_MODULE: Final = "litellm.caching.llm_caching_handler"
 
 
 def _refresh_store() -> None:
@@ -92,13 +95,14 @@ COMPONENT.on_refresh = _refresh_store
 
 
 def install() -> None:
+    import asyncio
     import heapq
     import json
     import sys
     import time
 
     import litellm._logging
-    from litellm.caching import in_memory_cache
+    from litellm.caching import evicted_client_closer, in_memory_cache, llm_caching_handler
     from litellm.caching.dual_cache import DualCache
     from litellm.caching.in_memory_cache import InMemoryCache
     from litellm.caching.llm_caching_handler import LLMClientCache
@@ -109,9 +113,13 @@ def install() -> None:
         _original[name] = vars(DualCache)[name]
     for name in STORE_METHODS:
         _store_original[name] = vars(InMemoryCache)[name]
-    # What each helper LiteLLM's code calls through `self` will resolve to once the class is
+    client_original = vars(LLMClientCache)["get_cache"]
+    # What each helper LiteLLM's code calls through `self` will resolve to once the classes are
     # patched: a later change of any of them sends calls to LiteLLM's methods.
-    replaced = {name: globals()[f"store_{name}"] for name in STORE_METHODS}
+    replaced: dict[type, dict[str, Any]] = {
+        InMemoryCache: {name: globals()[f"store_{name}"] for name in STORE_METHODS},
+        LLMClientCache: {"get_cache": client_get_cache},
+    }
     base = vars(InMemoryCache)
     classes = []
     for cls in (InMemoryCache, LLMClientCache):
@@ -131,6 +139,23 @@ def install() -> None:
     _native.use_store_ops(ops)
     COMPONENT.native_counters = ops
     _refresh_store()
+    client_helpers = [
+        (name, getattr(LLMClientCache, name)) for name in ("_scoped_key", "update_cache_key_with_event_loop")
+    ]
+    _native.use_client_cache_ops(
+        _native.ClientCacheOps(
+            LLMClientCache,
+            [*client_helpers, ("get_cache", client_get_cache)],
+            (InMemoryCache, store_get_cache),
+            len(vars(LLMClientCache())),
+            (vars(llm_caching_handler), vars(evicted_client_closer)),
+            (asyncio, vars(asyncio)),
+            evicted_client_closer._LOOP_TOKENS,
+            (llm_caching_handler.running_loop_token, asyncio.get_running_loop, asyncio._get_running_loop),
+            evicted_client_closer.EvictedClientCloser,
+            client_original,
+        )
+    )
 
 
 def _is_clock_lambda(const: object) -> bool:
@@ -139,12 +164,11 @@ def _is_clock_lambda(const: object) -> bool:
     return bool(code) and code.co_names == ("time",) and code.co_argcount == 0  # type: ignore[union-attr]
 
 
-def _resolve(lineage: list[type], name: str, replaced: dict[str, Any]) -> Any:
-    """`name` as `self.name` finds it on the lineage, with the base's replaced methods swapped in."""
+def _resolve(lineage: list[type], name: str, replaced: dict[type, dict[str, Any]]) -> Any:
+    """`name` as `self.name` finds it on the lineage, with the classes' replaced methods swapped in."""
     for klass in lineage:
         if name in vars(klass):
-            found = vars(klass)[name]
-            return replaced.get(name, found) if klass is lineage[-1] else found
+            return replaced.get(klass, {}).get(name, vars(klass)[name])
     raise AttributeError(f"{lineage[0].__name__} has no {name}")
 
 

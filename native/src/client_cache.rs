@@ -1,0 +1,341 @@
+//! `LLMClientCache.get_cache` (LiteLLM's cache of HTTP/SDK clients) as a native method.
+//!
+//! LiteLLM's method scopes the key to the running event loop (`f"{key}-{token}"`, the token
+//! from `running_loop_token()`), lets the evicted-client closer reap what is due, and reads the
+//! scoped key through `InMemoryCache.get_cache`. Outside an event loop the token costs a raised
+//! and caught `RuntimeError`; inside one, a `WeakKeyDictionary` lookup. Here the same steps are
+//! native: the running loop from `asyncio._get_running_loop()` (None instead of the exception),
+//! its token read from LiteLLM's `_LOOP_TOKENS` the way `WeakKeyDictionary.get` reads it, the
+//! reap skipped exactly when LiteLLM's `reap()` returns at once (nothing pending), and the read
+//! through the store method.
+//!
+//! Everything else is LiteLLM's method, decided before any step: another class, a replaced
+//! helper or module global, attributes set on the instance, keyword arguments besides `key` and
+//! `loop_bound`, a key that is not a str, a loop without a token yet (LiteLLM's function assigns
+//! it), or the cache component's Python route.
+
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::ffi;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyInt, PyString, PyType};
+
+use crate::limiter_gate::instance_dict;
+use crate::memory_cache::{version_tag, MemoryCacheOps};
+use crate::store_methods::{c_method, get_routed_native, method_descriptor, store_ops, Arguments};
+
+static CLIENT_OPS: ArcSwapOption<Py<ClientCacheOps>> = ArcSwapOption::const_empty();
+
+#[pyclass(module = "fast_litellm._native", name = "ClientCacheOps", frozen)]
+pub struct ClientCacheOps {
+    class: Py<PyType>,
+    /// (name, what `self.<name>` must find on the class).
+    class_helpers: Vec<(Py<PyString>, Py<PyAny>)>,
+    /// `InMemoryCache.get_cache` must be the store method (`super().get_cache`).
+    base_class: Py<PyType>,
+    base_get_cache: Py<PyAny>,
+    checked_version: AtomicU32,
+    instance_attributes: usize,
+    /// `llm_caching_handler`'s globals, where `running_loop_token` must be LiteLLM's.
+    handler_globals: Py<PyDict>,
+    running_loop_token: Py<PyAny>,
+    /// `evicted_client_closer`'s globals: `asyncio` and `_LOOP_TOKENS` as installed.
+    closer_globals: Py<PyDict>,
+    asyncio: Py<PyAny>,
+    asyncio_globals: Py<PyDict>,
+    loop_tokens: Py<PyAny>,
+    /// `asyncio.get_running_loop` as installed, and `asyncio._get_running_loop`.
+    get_running_loop: Py<PyAny>,
+    current_loop: Py<PyAny>,
+    /// `EvictedClientCloser` and its version tag when installed (its `reap` LiteLLM's).
+    closer_type: Py<PyType>,
+    closer_tag: u32,
+    original: Py<PyAny>,
+}
+
+impl ClientCacheOps {
+    fn class_unchanged(&self, py: Python<'_>) -> PyResult<bool> {
+        let class = self.class.bind(py);
+        let tag = version_tag(class);
+        if tag != 0 && self.checked_version.load(Ordering::Acquire) == tag {
+            return Ok(true);
+        }
+        for (name, expected) in &self.class_helpers {
+            match class.getattr_opt(name.bind(py))? {
+                Some(found) if found.is(expected.bind(py)) => {}
+                _ => return Ok(false),
+            }
+        }
+        let base = self.base_class.bind(py).getattr(intern!(py, "__dict__"))?;
+        if !base
+            .get_item(intern!(py, "get_cache"))?
+            .is(self.base_get_cache.bind(py))
+        {
+            return Ok(false);
+        }
+        self.checked_version.store(tag, Ordering::Release);
+        Ok(true)
+    }
+
+    fn global_is(
+        globals: &Bound<'_, PyDict>,
+        name: &Bound<'_, PyString>,
+        expected: &Py<PyAny>,
+    ) -> PyResult<bool> {
+        Ok(globals
+            .get_item(name)?
+            .is_some_and(|found| found.is(expected.bind(globals.py()))))
+    }
+
+    /// `running_loop_token()`'s answer when it can be read without running it: Some(None)
+    /// outside a loop, Some(token) for a loop that has one; None otherwise.
+    fn loop_token<'py>(&self, py: Python<'py>) -> PyResult<Option<Option<Bound<'py, PyAny>>>> {
+        let (handler_globals, closer_globals) =
+            (self.handler_globals.bind(py), self.closer_globals.bind(py));
+        let asyncio_globals = self.asyncio_globals.bind(py);
+        let as_installed =
+            Self::global_is(
+                handler_globals,
+                intern!(py, "running_loop_token"),
+                &self.running_loop_token,
+            )? && Self::global_is(closer_globals, intern!(py, "asyncio"), &self.asyncio)?
+                && Self::global_is(
+                    closer_globals,
+                    intern!(py, "_LOOP_TOKENS"),
+                    &self.loop_tokens,
+                )?
+                && Self::global_is(
+                    asyncio_globals,
+                    intern!(py, "get_running_loop"),
+                    &self.get_running_loop,
+                )?;
+        if !as_installed {
+            return Ok(None);
+        }
+        let running = self.current_loop.bind(py).call0()?;
+        if running.is_none() {
+            return Ok(Some(None));
+        }
+        // `WeakKeyDictionary.get(loop)`: `self.data.get(ref(loop))`.
+        let Ok(data) = self
+            .loop_tokens
+            .bind(py)
+            .getattr(intern!(py, "data"))?
+            .cast_into_exact::<PyDict>()
+        else {
+            return Ok(None);
+        };
+        // SAFETY: `running` is live; a new reference, or NULL with an exception set (a loop that
+        // cannot be weakly referenced: LiteLLM's function handles that).
+        let reference = unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyWeakref_NewRef(running.as_ptr(), std::ptr::null_mut()),
+            )
+        };
+        let Ok(reference) = reference else {
+            return Ok(None);
+        };
+        Ok(data.get_item(reference)?.map(Some))
+    }
+
+    /// LiteLLM's method would `reap()` nothing: the closer is LiteLLM's, unchanged, with nothing
+    /// pending.
+    fn nothing_to_reap(&self, closer: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = closer.py();
+        let closer_type = self.closer_type.bind(py);
+        if !closer.get_type().is(closer_type) || version_tag(closer_type) != self.closer_tag {
+            return Ok(false);
+        }
+        let Some(attributes) = instance_dict(closer) else {
+            return Ok(false);
+        };
+        if attributes.contains(intern!(py, "reap"))? {
+            return Ok(false);
+        }
+        match attributes.get_item(intern!(py, "_pending_count"))? {
+            Some(pending) if pending.is_exact_instance_of::<PyInt>() => Ok(!pending.is_truthy()?),
+            _ => Ok(false),
+        }
+    }
+
+    /// The native steps, or None before any of them when LiteLLM's method must run.
+    fn get<'py>(
+        &self,
+        store: &MemoryCacheOps,
+        call: &Arguments<'_, 'py>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = call.py;
+        let instance = call.instance.to_owned();
+        let (key_name, loop_bound_name) = (intern!(py, "key"), intern!(py, "loop_bound"));
+        if call.positional.len() > 2
+            || !call.keywords_within(&[key_name, loop_bound_name])?
+            || !instance.get_type().is(self.class.bind(py))
+            || !self.class_unchanged(py)?
+        {
+            return Ok(None);
+        }
+        let Some(key) = call.required(0, key_name)? else {
+            return Ok(None);
+        };
+        let loop_bound = match (call.positional.get(1), call.keyword(loop_bound_name)?) {
+            (Some(_), Some(_)) => return Ok(None),
+            (Some(&value), None) => Some(call.value(value)),
+            (None, given) => given,
+        };
+        let Ok(key) = key.cast_into_exact::<PyString>() else {
+            return Ok(None);
+        };
+        let Some(attributes) = instance_dict(&instance) else {
+            return Ok(None);
+        };
+        if attributes.len() != self.instance_attributes {
+            return Ok(None);
+        }
+        let Some(closer) = attributes.get_item(intern!(py, "evicted_client_closer"))? else {
+            return Ok(None);
+        };
+        // `_scoped_key(key, loop_bound)`.
+        let loop_bound = match loop_bound {
+            Some(value) => value.is_truthy()?,
+            None => true,
+        };
+        let scoped_key = if loop_bound {
+            match self.loop_token(py)? {
+                None => return Ok(None),
+                Some(None) => key.into_any(),
+                Some(Some(token)) => {
+                    // f"{key}-{token}" of an exact str and an exact int.
+                    let Some(token) = token
+                        .cast_exact::<PyInt>()
+                        .ok()
+                        .and_then(|token| token.extract::<i64>().ok())
+                    else {
+                        return Ok(None);
+                    };
+                    key.add(decimal_suffix(py, token))?
+                }
+            }
+        } else {
+            key.into_any()
+        };
+        if !self.nothing_to_reap(&closer)? {
+            closer.call_method0(intern!(py, "reap"))?;
+        }
+        get_routed_native(store, &instance, &scoped_key).map(Some)
+    }
+}
+
+/// `"-" + str(token)`, formatted without a heap allocation.
+fn decimal_suffix(py: Python<'_>, token: i64) -> Bound<'_, PyString> {
+    use std::io::Write;
+    let mut buffer = [0u8; 24];
+    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
+    let written = write!(cursor, "-{token}").is_ok();
+    let length = cursor.position() as usize;
+    match std::str::from_utf8(&buffer[..length]) {
+        Ok(text) if written => PyString::new(py, text),
+        _ => PyString::new(py, &format!("-{token}")),
+    }
+}
+
+unsafe extern "C" fn client_get_cache(
+    instance: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    c_method(|py| {
+        // SAFETY: CPython's vectorcall arguments for this method (see Arguments::new).
+        let call = unsafe { Arguments::new(py, instance, args, nargs, kwnames) };
+        let loaded = CLIENT_OPS.load();
+        let Some(ops) = loaded.as_ref() else {
+            return Err(PyRuntimeError::new_err(
+                "fast_litellm's client cache method is not installed",
+            ));
+        };
+        let ops = ops.get();
+        let store = store_ops();
+        if let Some(store) = store.as_ref().map(|store| store.get()) {
+            if store.goes_native(py)? {
+                if let Some(result) = ops.get(store, &call)? {
+                    return Ok(result);
+                }
+            }
+        }
+        call.forward(ops.original.bind(py))
+    })
+}
+
+const DOC: &CStr =
+    c"get_cache($self, key, loop_bound=True, **kwargs)\n--\n\nLLMClientCache.get_cache, native (fast_litellm).";
+
+#[pymethods]
+impl ClientCacheOps {
+    /// `class_helpers`: (name, the class attribute `self.<name>` must give); `modules`: the
+    /// globals of `llm_caching_handler` and `evicted_client_closer`; `loop_functions`:
+    /// LiteLLM's `running_loop_token`, `asyncio.get_running_loop`, `asyncio._get_running_loop`.
+    #[new]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        class: Py<PyType>,
+        class_helpers: Vec<(Py<PyString>, Py<PyAny>)>,
+        base: (Py<PyType>, Py<PyAny>),
+        instance_attributes: usize,
+        modules: (Py<PyDict>, Py<PyDict>),
+        asyncio: (Py<PyAny>, Py<PyDict>),
+        loop_tokens: Py<PyAny>,
+        loop_functions: (Py<PyAny>, Py<PyAny>, Py<PyAny>),
+        closer_type: Py<PyType>,
+        original: Py<PyAny>,
+    ) -> Self {
+        let (base_class, base_get_cache) = base;
+        let (handler_globals, closer_globals) = modules;
+        let (running_loop_token, get_running_loop, current_loop) = loop_functions;
+        let closer_tag = Python::attach(|py| version_tag(closer_type.bind(py)));
+        let (asyncio, asyncio_globals) = asyncio;
+        Self {
+            class,
+            class_helpers,
+            base_class,
+            base_get_cache,
+            checked_version: AtomicU32::new(0),
+            instance_attributes,
+            handler_globals,
+            running_loop_token,
+            closer_globals,
+            asyncio,
+            asyncio_globals,
+            loop_tokens,
+            get_running_loop,
+            current_loop,
+            closer_type,
+            closer_tag,
+            original,
+        }
+    }
+}
+
+/// `LLMClientCache.get_cache` as a native method descriptor (runs the current ClientCacheOps).
+#[pyfunction]
+fn client_get_cache_method(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(method_descriptor(py, c"get_cache", client_get_cache, DOC)?.unbind())
+}
+
+/// Makes `ops` what the client cache method runs from now on.
+#[pyfunction]
+fn use_client_cache_ops(ops: Py<ClientCacheOps>) {
+    CLIENT_OPS.store(Some(Arc::new(ops)));
+}
+
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<ClientCacheOps>()?;
+    m.add_function(wrap_pyfunction!(client_get_cache_method, m)?)?;
+    m.add_function(wrap_pyfunction!(use_client_cache_ops, m)?)?;
+    Ok(())
+}
