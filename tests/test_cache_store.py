@@ -521,3 +521,35 @@ def test_llm_client_cache_threads_each_find_their_loops_client(cache_mode):
         worker.join(timeout=120)
     assert not errors and not any(worker.is_alive() for worker in workers)
     assert fast_litellm.stats()["cache"]["calls_rust"] >= 4 * 2000
+
+
+class SelfRemovingKey:
+    """A key whose hash removes it from `cache` at the given call: Python code running between
+    LiteLLM's membership test, TTL lookup and read of the value."""
+
+    def __init__(self, remove_at: int) -> None:
+        self.remove_at = remove_at
+        self.hashes = 0
+        self.cache: Any = None
+
+    def __hash__(self) -> int:
+        self.hashes += 1
+        if self.hashes == self.remove_at and self.cache is not None:
+            self.cache.cache_dict.pop(self, None)
+        return 7
+
+    def __eq__(self, other: object) -> bool:
+        return other is self
+
+
+@pytest.mark.parametrize("remove_at", [1, 2, 3, 4])
+@pytest.mark.parametrize("clock", ["default", "fake"])
+def test_get_reads_the_value_again_when_python_code_ran(remove_at, clock, cache_mode):
+    outcomes = []
+    for cls in (InMemoryCache, Reference):
+        store = cls(clock=FakeClock()) if clock == "fake" else cls()
+        key = SelfRemovingKey(remove_at)
+        store.set_cache(key, "[1, 2]")
+        key.hashes, key.cache = 0, store
+        outcomes.append((store.get_cache(key), key.hashes, len(store.cache_dict)))
+    assert outcomes[0] == outcomes[1]

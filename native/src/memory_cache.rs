@@ -148,6 +148,15 @@ impl<'py> State<'_, 'py> {
         })
     }
 
+    /// Whether the clock read so far is the builtin `time.time` (no Python code runs in it).
+    fn reads_builtin_clock(&self) -> bool {
+        let time_time = self.default_clock.map(|clock| &clock.time_time);
+        match (self.clock.get(), time_time) {
+            (Some(clock), Some(time_time)) => clock.is(time_time),
+            _ => false,
+        }
+    }
+
     /// Whether `expiration_heap` is a list (`set_cache` works on it with heapq).
     fn heap_is_list(&self) -> PyResult<bool> {
         let heap = self
@@ -309,19 +318,35 @@ impl MemoryCacheOps {
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
-        if !state.cache_dict.contains(key)? {
+        // `key in self.cache_dict`, keeping what it found.
+        let Some(found) = state.cache_dict.get_item(key)? else {
             return Ok(py.None().into_bound(py));
-        }
+        };
         // evict_element_if_expired -> _is_key_expired: the clock is read before the TTL lookup.
         let now = state.now()?;
-        if let Some(expiry) = state.ttl_dict.get_item(key)? {
-            if compare(&now, &expiry, CompareOp::Gt)? {
+        let expiry = state.ttl_dict.get_item(key)?;
+        if let Some(expiry) = &expiry {
+            if compare(&now, expiry, CompareOp::Gt)? {
                 state.remove_key(key)?;
                 return Ok(py.None().into_bound(py));
             }
         }
-        let Some(value) = state.cache_dict.get_item(key)? else {
-            return Ok(py.None().into_bound(py));
+        // LiteLLM reads `self.cache_dict[key]` again here. Unless Python code could have run in
+        // between (a key with its own hash or equality, a clock of the instance's own, an
+        // expiry compared by Python code), that read finds what the first one found.
+        let nothing_ran = key.is_exact_instance_of::<PyString>()
+            && state.reads_builtin_clock()
+            && expiry
+                .as_ref()
+                .is_none_or(|expiry| expiry.is_exact_instance_of::<PyFloat>());
+        let value = if nothing_ran {
+            found
+        } else {
+            drop(found);
+            let Some(value) = state.cache_dict.get_item(key)? else {
+                return Ok(py.None().into_bound(py));
+            };
+            value
         };
         // json.loads accepts only str, bytes and bytearray (TypeError otherwise, which LiteLLM
         // catches): other values are returned as they are without the call.
