@@ -25,8 +25,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
 
-use crate::limiter_gate::instance_dict;
-use crate::memory_cache::{version_tag, MemoryCacheOps};
+use crate::memory_cache::{instance_dict, version_tag, MemoryCacheOps};
 use crate::store_methods::{c_method, get_routed_native, method_descriptor, store_ops, Arguments};
 
 static CLIENT_OPS: ArcSwapOption<Py<ClientCacheOps>> = ArcSwapOption::const_empty();

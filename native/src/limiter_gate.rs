@@ -10,12 +10,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
 
-use crate::memory_cache::version_tag;
+use crate::memory_cache::{instance_dict, version_tag};
 
 #[pyclass(module = "fast_litellm._native", name = "LimiterGate", frozen)]
 pub struct LimiterGate {
@@ -42,21 +41,6 @@ pub struct LimiterGate {
     /// The handler class's and the store class's version tags when the methods last passed
     /// `python_methods_check` (0: not yet).
     checked_tags: AtomicU64,
-}
-
-/// `vars(instance)` when it is a dict.
-pub(crate) fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
-    // SAFETY: `instance` is live; a new reference or NULL with an exception set (no `__dict__`:
-    // not an object the gate knows).
-    let attributes = unsafe {
-        Bound::from_owned_ptr_or_err(
-            instance.py(),
-            ffi::PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()),
-        )
-    };
-    attributes
-        .ok()
-        .and_then(|found| found.cast_into_exact::<PyDict>().ok())
 }
 
 impl LimiterGate {

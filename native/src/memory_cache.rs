@@ -226,6 +226,21 @@ pub(crate) fn version_tag(class: &Bound<'_, PyType>) -> u32 {
     }
 }
 
+/// `vars(instance)` when it is a dict.
+pub(crate) fn instance_dict<'py>(instance: &Bound<'py, PyAny>) -> Option<Bound<'py, PyDict>> {
+    // SAFETY: `instance` is live; a new reference or NULL with an exception set (no `__dict__`:
+    // not an object handled here).
+    let attributes = unsafe {
+        Bound::from_owned_ptr_or_err(
+            instance.py(),
+            ffi::PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()),
+        )
+    };
+    attributes
+        .ok()
+        .and_then(|found| found.cast_into_exact::<PyDict>().ok())
+}
+
 /// `name` as `self.name` would find it on the class (None if no class in `lineage` has it).
 fn resolve<'py>(
     lineage: &[Py<PyType>],
@@ -256,14 +271,7 @@ impl MemoryCacheOps {
         if !self.helpers_unchanged(class, &instance.get_type())? {
             return Ok(None);
         }
-        // SAFETY: `instance` is a live object; a new reference or NULL with an exception set.
-        let attributes = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyObject_GenericGetDict(instance.as_ptr(), std::ptr::null_mut()),
-            )?
-        };
-        let Ok(attributes) = attributes.cast_into_exact::<PyDict>() else {
+        let Some(attributes) = instance_dict(instance) else {
             return Ok(None);
         };
         if attributes.len() != class.instance_attributes {
