@@ -26,7 +26,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
 
 use crate::memory_cache::{instance_dict, version_tag, MemoryCacheOps};
-use crate::store_methods::{c_method, get_routed_native, method_descriptor, store_ops, Arguments};
+use crate::store_methods::{
+    get_routed_native, method_descriptor, store_ops, vectorcall_method, Arguments,
+};
 
 static CLIENT_OPS: ArcSwapOption<Py<ClientCacheOps>> = ArcSwapOption::const_empty();
 
@@ -217,7 +219,7 @@ impl ClientCacheOps {
                     else {
                         return Ok(None);
                     };
-                    key.add(decimal_suffix(py, token))?
+                    key.add(PyString::new(py, &format!("-{token}")))?
                 }
             }
         } else {
@@ -230,45 +232,34 @@ impl ClientCacheOps {
     }
 }
 
-/// `"-" + str(token)`, formatted without a heap allocation.
-fn decimal_suffix(py: Python<'_>, token: i64) -> Bound<'_, PyString> {
-    use std::io::Write;
-    let mut buffer = [0u8; 24];
-    let mut cursor = std::io::Cursor::new(&mut buffer[..]);
-    let written = write!(cursor, "-{token}").is_ok();
-    let length = cursor.position() as usize;
-    match std::str::from_utf8(&buffer[..length]) {
-        Ok(text) if written => PyString::new(py, text),
-        _ => PyString::new(py, &format!("-{token}")),
-    }
-}
-
 unsafe extern "C" fn client_get_cache(
     instance: *mut ffi::PyObject,
     args: *const *mut ffi::PyObject,
     nargs: ffi::Py_ssize_t,
     kwnames: *mut ffi::PyObject,
 ) -> *mut ffi::PyObject {
-    c_method(|py| {
-        // SAFETY: CPython's vectorcall arguments for this method (see Arguments::new).
-        let call = unsafe { Arguments::new(py, instance, args, nargs, kwnames) };
-        let loaded = CLIENT_OPS.load();
-        let Some(ops) = loaded.as_ref() else {
-            return Err(PyRuntimeError::new_err(
-                "fast_litellm's client cache method is not installed",
-            ));
-        };
-        let ops = ops.get();
-        let store = store_ops();
-        if let Some(store) = store.as_ref().map(|store| store.get()) {
-            if store.goes_native(py)? {
-                if let Some(result) = ops.get(store, &call)? {
-                    return Ok(result);
-                }
+    // SAFETY: CPython's vectorcall arguments for this method.
+    unsafe { vectorcall_method(instance, args, nargs, kwnames, client_get_cache_call) }
+}
+
+fn client_get_cache_call<'py>(call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
+    let py = call.py;
+    let loaded = CLIENT_OPS.load();
+    let Some(ops) = loaded.as_ref() else {
+        return Err(PyRuntimeError::new_err(
+            "fast_litellm's client cache method is not installed",
+        ));
+    };
+    let ops = ops.get();
+    let store = store_ops();
+    if let Some(store) = store.as_ref().map(|store| store.get()) {
+        if store.goes_native(py)? {
+            if let Some(result) = ops.get(store, call)? {
+                return Ok(result);
             }
         }
-        call.forward(ops.original.bind(py))
-    })
+    }
+    call.forward(ops.original.bind(py))
 }
 
 const DOC: &CStr =

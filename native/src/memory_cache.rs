@@ -633,8 +633,8 @@ impl MemoryCacheOps {
         Ok(Some(values.into_any()))
     }
 
-    /// `instance.set_cache(key, value, ttl=ttl)`: None; None also if the instance is not handled
-    /// here, so the caller checks `handled`.
+    /// `instance.set_cache(key, value, ttl=ttl)`: Some(None); None if the instance is not handled
+    /// here.
     pub(crate) fn set<'py>(
         &self,
         instance: &Bound<'py, PyAny>,

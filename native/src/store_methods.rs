@@ -242,13 +242,23 @@ fn dispatch<'py>(method: Method, call: &Arguments<'_, 'py>) -> PyResult<Bound<'p
     call.forward(ops.original(py, method))
 }
 
-/// Runs `body` as the body of a C method: errors and panics become a raised exception.
-pub(crate) fn c_method(
-    body: impl for<'py> FnOnce(Python<'py>) -> PyResult<Bound<'py, PyAny>>,
+/// The body of a `METH_FASTCALL | METH_KEYWORDS` C method: `body` gets the call's arguments;
+/// errors and panics become a raised exception.
+///
+/// # Safety
+/// The pointers are those CPython passes to the method (see `Arguments::new`).
+pub(crate) unsafe fn vectorcall_method(
+    instance: *mut ffi::PyObject,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+    body: impl for<'py> FnOnce(&Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>>,
 ) -> *mut ffi::PyObject {
     // SAFETY: CPython calls a method descriptor's function on an attached thread.
     let py = unsafe { Python::assume_attached() };
-    match catch_unwind(AssertUnwindSafe(|| body(py))) {
+    // SAFETY: the caller passes CPython's vectorcall arguments.
+    let call = unsafe { Arguments::new(py, instance, args, nargs, kwnames) };
+    match catch_unwind(AssertUnwindSafe(|| body(&call))) {
         Ok(Ok(result)) => result.into_ptr(),
         Ok(Err(error)) => {
             error.restore(py);
@@ -259,7 +269,7 @@ pub(crate) fn c_method(
                 .downcast_ref::<&str>()
                 .map(|text| text.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic in fast_litellm's cache store".to_owned());
+                .unwrap_or_else(|| "panic in fast_litellm's cache methods".to_owned());
             PanicException::new_err(message).restore(py);
             ptr::null_mut()
         }
@@ -274,11 +284,12 @@ macro_rules! store_method {
             nargs: ffi::Py_ssize_t,
             kwnames: *mut ffi::PyObject,
         ) -> *mut ffi::PyObject {
-            c_method(|py| {
-                // SAFETY: CPython's vectorcall arguments for this method (see Arguments::new).
-                let call = unsafe { Arguments::new(py, instance, args, nargs, kwnames) };
-                dispatch($method, &call)
-            })
+            // SAFETY: CPython's vectorcall arguments for this method.
+            unsafe {
+                vectorcall_method(instance, args, nargs, kwnames, |call| {
+                    dispatch($method, call)
+                })
+            }
         }
     };
 }
