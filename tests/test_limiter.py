@@ -184,9 +184,9 @@ def one_check(handler: Any, **kwargs: Any) -> Any:
 def test_native_pass_counts_and_modes(rate_limit_mode):
     handler = new_handler()
     rate_limit_mode("rust")
-    native = one_check(handler, parallel_slot_id="s1")
+    native = one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
     rate_limit_mode("python")
-    python = one_check(handler, parallel_slot_id="s2")
+    python = one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
     assert native["overall_code"] == python["overall_code"] == "OK"
     assert [s["limit_remaining"] for s in native["statuses"]] == [4, 1]
     assert [s["limit_remaining"] for s in python["statuses"]] == [3, 0]
@@ -427,3 +427,46 @@ def test_reservation_step_replaced_on_instance_runs_litellms_method(rate_limit_m
     handler._atomic_check_and_increment_in_memory.assert_called_once()
     stats = fast_litellm.stats()["rate_limit"]
     assert (stats["calls_rust"], stats["calls_python"]) == (0, 1)
+
+
+def test_instance_override_set_after_native_checks_is_honoured(rate_limit_mode):
+    """The gate remembers an instance's attributes as free of overrides; a later override counts."""
+    rate_limit_mode("rust")
+    handler = new_handler()
+    one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
+    one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
+    handler._acquire_parallel_slots_in_memory = mock.Mock(return_value={"overall_code": "OK", "statuses": []})
+    one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
+    handler._acquire_parallel_slots_in_memory.assert_called_once()
+    del handler._acquire_parallel_slots_in_memory
+    one_check(handler, parallel_slot_id="same")  # one slot: never over the gauge
+    stats = fast_litellm.stats()["rate_limit"]
+    assert (stats["calls_rust"], stats["calls_python"]) == (3, 1)
+
+
+def test_reservation_meta_handed_to_litellms_step_is_litellms(rate_limit_mode):
+    """With a stored value the native step does not take, LiteLLM's in-memory step gets the
+    per-counter meta LiteLLM's own method builds."""
+    descriptors = [
+        {"key": "api_key", "value": "k", "rate_limit": {"requests_per_unit": 9, "tokens_per_unit": 100}},
+        {"key": "user", "value": "u", "rate_limit": {"tokens_per_unit": 50, "window_size": 30}},
+    ]
+    increments = [{"requests": 1, "tokens": 7}, {"tokens": 3}]
+
+    def handed(mode: str) -> tuple[list[Any], Any, Any]:
+        rate_limit_mode(mode)
+        handler = new_handler()
+        handler.rate_limits.set_local(RateLimitScope("user", "u").counter("tokens"), "abc", 60)  # not taken natively
+        seen: list[Any] = []
+        original = limiter._original_atomic
+
+        def spy(self: Any, per_counter_meta: Any) -> Any:
+            seen.append(per_counter_meta)
+            return original(self, per_counter_meta)
+
+        with mock.patch.object(limiter, "_original_atomic", spy):
+            response = asyncio.run(handler.atomic_check_and_increment_by_n(descriptors, increments))
+        return seen, normalized(response), snapshot(handler)
+
+    assert handed("rust") == handed("python")
+    assert len(handed("rust")[0]) == 1

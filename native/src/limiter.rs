@@ -363,16 +363,41 @@ fn status<'py>(
     key: &Bound<'py, PyString>,
     value: Option<&Bound<'py, PyString>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let status = PyDict::new(py);
-    status.set_item(intern!(py, "code"), code)?;
+    let status = status_dict(py)?;
+    status.set_item(intern!(py, "code"), code_str(py, code))?;
     status.set_item(intern!(py, "current_limit"), limit)?;
-    status.set_item(intern!(py, "limit_remaining"), remaining)?;
+    status.set_item(intern!(py, "limit_remaining"), int_of(py, remaining)?)?;
     status.set_item(intern!(py, "rate_limit_type"), kind)?;
     status.set_item(intern!(py, "descriptor_key"), key)?;
     if let Some(value) = value {
         status.set_item(intern!(py, "descriptor_value"), value)?;
     }
     Ok(status)
+}
+
+/// An empty dict sized for a status's six items (as LiteLLM's dict literal is), so filling it
+/// never resizes.
+fn status_dict(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    // SAFETY: returns a new reference to an empty dict, or NULL with an exception set.
+    let dict = unsafe { Bound::from_owned_ptr_or_err(py, pyo3::ffi::_PyDict_NewPresized(6))? };
+    Ok(dict.cast_into_exact::<PyDict>()?)
+}
+
+/// A status or response code as a str LiteLLM's literals equal, interned.
+fn code_str<'py>(py: Python<'py>, code: &str) -> Bound<'py, PyString> {
+    match code {
+        "OK" => intern!(py, "OK").clone(),
+        "OVER_LIMIT" => intern!(py, "OVER_LIMIT").clone(),
+        other => PyString::new(py, other),
+    }
+}
+
+/// A Python int of `value` (through an i64 when it fits, the cheaper conversion).
+fn int_of(py: Python<'_>, value: i128) -> PyResult<Bound<'_, PyAny>> {
+    Ok(match i64::try_from(value) {
+        Ok(small) => small.into_pyobject(py)?.into_any(),
+        Err(_) => value.into_pyobject(py)?.into_any(),
+    })
 }
 
 fn response<'py>(
@@ -382,7 +407,7 @@ fn response<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let response = PyDict::new(py);
     let code = if over_limit { "OVER_LIMIT" } else { "OK" };
-    response.set_item(intern!(py, "overall_code"), code)?;
+    response.set_item(intern!(py, "overall_code"), code_str(py, code))?;
     response.set_item(intern!(py, "statuses"), statuses)?;
     Ok(response)
 }
@@ -740,7 +765,6 @@ fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
 
 /// One counter of `_atomic_check_and_increment_in_memory`'s `per_counter_meta`.
 struct AtomicMeta<'py> {
-    meta: Bound<'py, PyDict>,
     counter: Bound<'py, PyAny>,
     /// Index of the counter's scope.
     scope: usize,
@@ -750,11 +774,46 @@ struct AtomicMeta<'py> {
     ttl: Bound<'py, PyAny>,
     window_size: Bound<'py, PyAny>,
     window_size_int: i64,
+    /// The status fields: `rate_limit_type`, `descriptor_key`, `descriptor_value`.
+    kind: Bound<'py, PyAny>,
+    key: Bound<'py, PyAny>,
+    value: Bound<'py, PyAny>,
+}
+
+/// The counters of one all-or-nothing reservation, with their scopes' store entries.
+pub(crate) struct AtomicPlan<'py> {
+    scopes: Scopes<'py>,
+    metas: Vec<AtomicMeta<'py>>,
+}
+
+impl<'py> AtomicPlan<'py> {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.metas.is_empty()
+    }
+
+    /// The `per_counter_meta` list LiteLLM's `atomic_check_and_increment_by_n` builds for its
+    /// in-memory step: one dict per counter, fields in LiteLLM's order.
+    pub(crate) fn meta_dicts(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let metas = PyList::empty(py);
+        for meta in &self.metas {
+            let dict = PyDict::new(py);
+            dict.set_item(intern!(py, "descriptor_key"), &meta.key)?;
+            dict.set_item(intern!(py, "descriptor_value"), &meta.value)?;
+            dict.set_item(intern!(py, "current_limit"), meta.limit)?;
+            dict.set_item(intern!(py, "rate_limit_type"), &meta.kind)?;
+            dict.set_item(intern!(py, "counter"), &meta.counter)?;
+            dict.set_item(intern!(py, "increment"), meta.increment)?;
+            dict.set_item(intern!(py, "ttl"), &meta.ttl)?;
+            dict.set_item(intern!(py, "window_size"), &meta.window_size)?;
+            metas.append(dict)?;
+        }
+        Ok(metas)
+    }
 }
 
 /// `meta` when it is what `_build_descriptor_atomic_payload` builds: a dict whose counter is a
 /// `RateLimitCounter` of a `RateLimitScope` with str key and value, with int limit, increment,
-/// ttl and window size.
+/// ttl and window size, and the status fields.
 fn atomic_meta<'py>(
     meta: Bound<'py, PyAny>,
     scopes: &mut Scopes<'py>,
@@ -776,15 +835,13 @@ fn atomic_meta<'py>(
     ) else {
         return Ok(None);
     };
-    for status_field in [
-        intern!(py, "rate_limit_type"),
-        intern!(py, "descriptor_key"),
-        intern!(py, "descriptor_value"),
-    ] {
-        if !meta.contains(status_field)? {
-            return Ok(None);
-        }
-    }
+    let (Some(kind_field), Some(key_field), Some(value_field)) = (
+        field(intern!(py, "rate_limit_type"))?,
+        field(intern!(py, "descriptor_key"))?,
+        field(intern!(py, "descriptor_value"))?,
+    ) else {
+        return Ok(None);
+    };
     let exact_int = |value: &Bound<'py, PyAny>| {
         value
             .is_exact_instance_of::<PyInt>()
@@ -820,7 +877,6 @@ fn atomic_meta<'py>(
     };
     let scope = scopes.index(entry_cache, scope_type, key, value)?;
     Ok(Some(AtomicMeta {
-        meta,
         counter,
         scope,
         requests,
@@ -829,23 +885,26 @@ fn atomic_meta<'py>(
         ttl,
         window_size,
         window_size_int,
+        kind: kind_field,
+        key: key_field,
+        value: value_field,
     }))
 }
 
 /// `_build_descriptor_atomic_payload` of every descriptor with its increments, flattened: the
-/// `per_counter_meta` `atomic_check_and_increment_by_n` hands its in-memory step (the Lua
-/// counters it also builds are unused there). None when a descriptor or an increment is not of
-/// the kinds LiteLLM's callers pass, or a value int() refuses: run LiteLLM's method.
-pub(crate) fn limiter_atomic_meta<'py>(
+/// counters `atomic_check_and_increment_by_n` hands its in-memory step (the Lua counters it also
+/// builds are unused there). None when a descriptor or an increment is not of the kinds
+/// LiteLLM's callers pass, or a value int() refuses: run LiteLLM's method.
+pub(crate) fn plan_reservation<'py>(
     entry_cache: &Bound<'py, PyDict>,
     scope_type: &Bound<'py, PyAny>,
     descriptors: &Bound<'py, PyAny>,
     increments: &Bound<'py, PyAny>,
     default_window_size: &Bound<'py, PyAny>,
-) -> PyResult<Option<Bound<'py, PyList>>> {
+) -> PyResult<Option<AtomicPlan<'py>>> {
     let py = entry_cache.py();
     let mut scopes = Scopes::new();
-    let metas = PyList::empty(py);
+    let mut metas = Vec::new();
     for (descriptor, amounts) in descriptors.try_iter()?.zip(increments.try_iter()?) {
         let (descriptor, amounts) = (descriptor?, amounts?);
         let (Some(descriptor), Ok(amounts)) = (
@@ -854,14 +913,19 @@ pub(crate) fn limiter_atomic_meta<'py>(
         ) else {
             return Ok(None);
         };
-        let Some(window_size) = descriptor.window_size(default_window_size)? else {
+        let Some(window_size_int) = descriptor.window_size(default_window_size)? else {
             return Ok(None);
         };
+        let window_size = window_size_int.into_pyobject(py)?.into_any();
         let (key, value) = (&descriptor.key, &descriptor.value);
         let scope = scopes.index(entry_cache, scope_type, key, value)?;
-        for (kind, limit_name) in [
-            (intern!(py, "requests"), intern!(py, "requests_per_unit")),
-            (intern!(py, "tokens"), intern!(py, "tokens_per_unit")),
+        for (requests, kind, limit_name) in [
+            (
+                true,
+                intern!(py, "requests"),
+                intern!(py, "requests_per_unit"),
+            ),
+            (false, intern!(py, "tokens"), intern!(py, "tokens_per_unit")),
         ] {
             let limit_value = descriptor.limit(limit_name)?;
             // `int(increment_amounts.get(kind, 0) or 0)`, converted before the limit is looked at.
@@ -878,28 +942,31 @@ pub(crate) fn limiter_atomic_meta<'py>(
             if increment < 0 {
                 continue;
             }
-            let Ok(limit_value) = as_i64(&limit_value) else {
+            let Ok(limit) = as_i64(&limit_value) else {
                 return Ok(None);
             };
             let entries = scopes.entries(scope);
-            let counter = if kind.to_cow()? == "requests" {
+            let counter = if requests {
                 &entries.requests
             } else {
                 &entries.tokens
             };
-            let meta = PyDict::new(py);
-            meta.set_item(intern!(py, "descriptor_key"), key)?;
-            meta.set_item(intern!(py, "descriptor_value"), value)?;
-            meta.set_item(intern!(py, "current_limit"), limit_value)?;
-            meta.set_item(intern!(py, "rate_limit_type"), kind)?;
-            meta.set_item(intern!(py, "counter"), counter)?;
-            meta.set_item(intern!(py, "increment"), increment)?;
-            meta.set_item(intern!(py, "ttl"), window_size)?;
-            meta.set_item(intern!(py, "window_size"), window_size)?;
-            metas.append(meta)?;
+            metas.push(AtomicMeta {
+                counter: counter.clone(),
+                scope,
+                requests,
+                limit,
+                increment,
+                ttl: window_size.clone(),
+                window_size: window_size.clone(),
+                window_size_int,
+                kind: kind.clone().into_any(),
+                key: key.clone().into_any(),
+                value: value.clone().into_any(),
+            });
         }
     }
-    Ok(Some(metas))
+    Ok(Some(AtomicPlan { scopes, metas }))
 }
 
 /// `_atomic_check_and_increment_in_memory(per_counter_meta)` of a handler without Redis (its
@@ -914,7 +981,6 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
     clock: &Bound<'py, PyAny>,
     per_counter_meta: &Bound<'py, PyAny>,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let py = handle.py();
     let mut scopes = Scopes::new();
     let mut metas = Vec::new();
     for meta in per_counter_meta.try_iter()? {
@@ -923,20 +989,32 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
             None => return Ok(None),
         }
     }
+    apply_reservation(handle, clock, &AtomicPlan { scopes, metas })
+}
+
+/// The in-memory step of a reservation over LiteLLM's store: the response, or None (before the
+/// clock is read or anything is written) when a stored value is not of a kind LiteLLM writes.
+pub(crate) fn apply_reservation<'py>(
+    handle: &Bound<'py, PyAny>,
+    clock: &Bound<'py, PyAny>,
+    plan: &AtomicPlan<'py>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let py = handle.py();
+    let (scopes, metas) = (&plan.scopes, &plan.metas);
     let mut store = Store::new(handle)?;
-    let window_entry = |meta: &AtomicMeta<'py>| scopes.entries(meta.scope).window.clone();
+    let window_entry = |meta: &AtomicMeta<'py>| &scopes.entries(meta.scope).window;
     let counter_entry = |meta: &AtomicMeta<'py>| {
         let entries = scopes.entries(meta.scope);
         if meta.requests {
-            entries.requests.clone()
+            &entries.requests
         } else {
-            entries.tokens.clone()
+            &entries.tokens
         }
     };
     // Everything pass 1 may read, read before the clock: nothing is written before pass 2.
-    for meta in &metas {
-        let start = store.get(&window_entry(meta))?;
-        let count = store.get(&counter_entry(meta))?;
+    for meta in metas {
+        let start = store.get(window_entry(meta))?;
+        let count = store.get(counter_entry(meta))?;
         if !is_plain_scalar(&start) || !is_plain_scalar(&count) {
             return Ok(None);
         }
@@ -945,27 +1023,24 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
 
     // Pass 1: each counter's state; the first over its limit answers alone.
     let mut states = Vec::with_capacity(metas.len());
-    for meta in &metas {
-        let start = scalar_count(&store.get(&window_entry(meta))?)?;
+    for meta in metas {
+        let start = scalar_count(&store.get(window_entry(meta))?)?;
         let expired = start.is_none_or(|start| {
             i128::from(now_int) - i128::from(start) >= i128::from(meta.window_size_int)
         });
         let current = if expired {
             0
         } else {
-            scalar_count(&store.get(&counter_entry(meta))?)?.unwrap_or(0)
+            scalar_count(&store.get(counter_entry(meta))?)?.unwrap_or(0)
         };
         let over = if meta.increment > 0 {
             i128::from(current) + i128::from(meta.increment) > i128::from(meta.limit)
         } else {
             current >= meta.limit
         };
-        let kind = meta.meta.get_item(intern!(py, "rate_limit_type"))?;
-        let key = meta.meta.get_item(intern!(py, "descriptor_key"))?;
-        let value = meta.meta.get_item(intern!(py, "descriptor_value"))?;
         if over {
             let remaining = (i128::from(meta.limit) - i128::from(current)).max(0);
-            let status = atomic_status(py, "OVER_LIMIT", meta.limit, remaining, kind, key, value)?;
+            let status = atomic_status(py, "OVER_LIMIT", meta, remaining)?;
             let statuses = PyList::new(py, [status])?;
             return response(py, true, &statuses).map(Some);
         }
@@ -973,7 +1048,7 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
             Some(start) if !expired => start,
             _ => now_int,
         };
-        states.push((expired, current, window_start, kind, key, value));
+        states.push((expired, current, window_start));
     }
 
     // Pass 2: the expired windows' counters reset, then every increment applied.
@@ -999,7 +1074,7 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
     }
     let statuses = PyList::empty(py);
     let mut windows = Vec::with_capacity(metas.len());
-    for (meta, (expired, current, window_start, kind, key, value)) in metas.iter().zip(states) {
+    for (meta, (expired, current, window_start)) in metas.iter().zip(states) {
         let next = if expired {
             i128::from(meta.increment)
         } else {
@@ -1008,17 +1083,11 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
         let start = PyString::new(py, &window_start.to_string());
         if expired {
             let now = PyString::new(py, &now_int.to_string()).into_any();
-            store.set(&window_entry(meta), now, &meta.window_size)?;
+            store.set(window_entry(meta), now, &meta.window_size)?;
         }
-        store.set(
-            &counter_entry(meta),
-            next.into_pyobject(py)?.into_any(),
-            &meta.ttl,
-        )?;
+        store.set(counter_entry(meta), int_of(py, next)?, &meta.ttl)?;
         let remaining = (i128::from(meta.limit) - next).max(0);
-        statuses.append(atomic_status(
-            py, "OK", meta.limit, remaining, kind, key, value,
-        )?)?;
+        statuses.append(atomic_status(py, "OK", meta, remaining)?)?;
         windows.push(PyTuple::new(
             py,
             [
@@ -1036,23 +1105,20 @@ pub(crate) fn limiter_atomic_check_and_increment<'py>(
     Ok(Some(response))
 }
 
-/// A status of the atomic path, with the meta's own values (None where the meta lacks one).
+/// A status of the atomic path, with the meta's own status fields.
 fn atomic_status<'py>(
     py: Python<'py>,
     code: &str,
-    limit: i64,
+    meta: &AtomicMeta<'py>,
     remaining: i128,
-    kind: Option<Bound<'py, PyAny>>,
-    key: Option<Bound<'py, PyAny>>,
-    value: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let status = PyDict::new(py);
-    status.set_item(intern!(py, "code"), code)?;
-    status.set_item(intern!(py, "current_limit"), limit)?;
-    status.set_item(intern!(py, "limit_remaining"), remaining)?;
-    status.set_item(intern!(py, "rate_limit_type"), kind)?;
-    status.set_item(intern!(py, "descriptor_key"), key)?;
-    status.set_item(intern!(py, "descriptor_value"), value)?;
+    let status = status_dict(py)?;
+    status.set_item(intern!(py, "code"), code_str(py, code))?;
+    status.set_item(intern!(py, "current_limit"), meta.limit)?;
+    status.set_item(intern!(py, "limit_remaining"), int_of(py, remaining)?)?;
+    status.set_item(intern!(py, "rate_limit_type"), &meta.kind)?;
+    status.set_item(intern!(py, "descriptor_key"), &meta.key)?;
+    status.set_item(intern!(py, "descriptor_value"), &meta.value)?;
     Ok(status)
 }
 

@@ -14,7 +14,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
 
-use crate::memory_cache::{instance_dict, version_tag};
+use crate::memory_cache::{dict_version, instance_dict, version_tag};
 
 #[pyclass(module = "fast_litellm._native", name = "LimiterGate", frozen)]
 pub struct LimiterGate {
@@ -32,8 +32,6 @@ pub struct LimiterGate {
     /// `limiter._entry_cache` and `limiter._new_slot_id` (see `limiter::limiter_should_rate_limit`).
     entry_cache: Py<PyDict>,
     new_slot_id: Py<PyAny>,
-    /// LiteLLM's `RateLimitCounter`.
-    counter_type: Py<PyAny>,
     /// `limiter.py`'s checks: handler -> handle or None; class -> bool; lock -> bool.
     python_handle: Py<PyAny>,
     python_methods_check: Py<PyAny>,
@@ -41,9 +39,22 @@ pub struct LimiterGate {
     /// The handler class's and the store class's version tags when the methods last passed
     /// `python_methods_check` (0: not yet).
     checked_tags: AtomicU64,
+    /// Dict versions (`memory_cache::dict_version`) of the last instance dict found to replace
+    /// none of the methods, and of the module's globals last found as installed (0: none): an
+    /// unchanged dict need not be searched again.
+    clean_attributes: AtomicU64,
+    clean_globals: AtomicU64,
+    /// Checks and reservations answered natively (the component's stats add them).
+    native_calls: AtomicU64,
 }
 
 impl LimiterGate {
+    fn count(&self, native: bool) {
+        if native {
+            self.native_calls.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     fn methods_unchanged(&self, py: Python<'_>) -> PyResult<bool> {
         let class = self.handler_class.bind(py);
         let tags = |class: &Bound<'_, PyType>, store: &Bound<'_, PyType>| {
@@ -91,13 +102,39 @@ impl LimiterGate {
 
     fn globals_unchanged(&self, py: Python<'_>) -> PyResult<bool> {
         let globals = self.module_globals.bind(py);
+        let version = dict_version(globals);
+        if version.is_some_and(|version| version == self.clean_globals.load(Ordering::Relaxed)) {
+            return Ok(true);
+        }
         let is = |name: &Bound<'_, PyString>, expected: &Py<PyAny>| -> PyResult<bool> {
             Ok(globals
                 .get_item(name)?
                 .is_some_and(|found| found.is(expected.bind(py))))
         };
-        Ok(is(intern!(py, "_scalar"), &self.scalar)?
-            && is(intern!(py, "RateLimitScope"), &self.scope_type)?)
+        let unchanged = is(intern!(py, "_scalar"), &self.scalar)?
+            && is(intern!(py, "RateLimitScope"), &self.scope_type)?;
+        if let (true, Some(version)) = (unchanged, version) {
+            self.clean_globals.store(version, Ordering::Relaxed);
+        }
+        Ok(unchanged)
+    }
+
+    /// Whether the instance's attributes replace none of the check's methods.
+    fn no_overrides(&self, attributes: &Bound<'_, PyDict>) -> PyResult<bool> {
+        let py = attributes.py();
+        let version = dict_version(attributes);
+        if version.is_some_and(|version| version == self.clean_attributes.load(Ordering::Relaxed)) {
+            return Ok(true);
+        }
+        for name in &self.overrides {
+            if attributes.contains(name.bind(py))? {
+                return Ok(false);
+            }
+        }
+        if let Some(version) = version {
+            self.clean_attributes.store(version, Ordering::Relaxed);
+        }
+        Ok(true)
     }
 }
 
@@ -117,7 +154,6 @@ impl LimiterGate {
         python_checks: (Py<PyAny>, Py<PyAny>, Py<PyAny>),
         entry_cache: Py<PyDict>,
         new_slot_id: Py<PyAny>,
-        counter_type: Py<PyAny>,
     ) -> Self {
         let (python_handle, python_methods_check, python_lock_free) = python_checks;
         let lock_tag = Python::attach(|py| version_tag(lock_type.bind(py)));
@@ -133,11 +169,13 @@ impl LimiterGate {
             lock_tag,
             entry_cache,
             new_slot_id,
-            counter_type,
             python_handle,
             python_methods_check,
             python_lock_free,
             checked_tags: AtomicU64::new(0),
+            clean_attributes: AtomicU64::new(0),
+            clean_globals: AtomicU64::new(0),
+            native_calls: AtomicU64::new(0),
         }
     }
 
@@ -152,12 +190,10 @@ impl LimiterGate {
         let Some(attributes) = instance_dict(handler) else {
             return Ok(None);
         };
-        for name in &self.overrides {
-            if attributes.contains(name.bind(py))? {
-                return Ok(None);
-            }
-        }
-        if !self.globals_unchanged(py)? || !self.methods_unchanged(py)? {
+        if !self.no_overrides(&attributes)?
+            || !self.globals_unchanged(py)?
+            || !self.methods_unchanged(py)?
+        {
             return Ok(None);
         }
         self.memory_only(handler)
@@ -196,7 +232,7 @@ impl LimiterGate {
         else {
             return Ok(None);
         };
-        crate::limiter::limiter_should_rate_limit(
+        let response = crate::limiter::limiter_should_rate_limit(
             &handle,
             self.entry_cache.bind(py),
             self.scope_type.bind(py),
@@ -208,7 +244,9 @@ impl LimiterGate {
             skip_parallel_check,
             self.new_slot_id.bind(py),
             &slot_ttl,
-        )
+        )?;
+        self.count(response.is_some());
+        Ok(response)
     }
 
     /// `atomic_check_and_increment_by_n(descriptors, increments)` without Redis, lock free:
@@ -225,11 +263,10 @@ impl LimiterGate {
         let Some(handle) = self.reserve_handle(handler)? else {
             return Ok(None);
         };
-        let (entry_cache, scope_type) = (self.entry_cache.bind(py), self.scope_type.bind(py));
         let window_size = handler.getattr(intern!(py, "window_size"))?;
-        let Some(per_counter_meta) = crate::limiter::limiter_atomic_meta(
-            entry_cache,
-            scope_type,
+        let Some(plan) = crate::limiter::plan_reservation(
+            self.entry_cache.bind(py),
+            self.scope_type.bind(py),
             descriptors,
             increments,
             &window_size,
@@ -237,23 +274,19 @@ impl LimiterGate {
         else {
             return Ok(None);
         };
-        if per_counter_meta.is_empty() {
+        if plan.is_empty() {
             let response = PyDict::new(py);
             response.set_item(intern!(py, "overall_code"), intern!(py, "OK"))?;
             response.set_item(intern!(py, "statuses"), PyList::empty(py))?;
+            self.count(true);
             return Ok(Some((Some(response), None)));
         }
-        let response = crate::limiter::limiter_atomic_check_and_increment(
-            &handle,
-            entry_cache,
-            scope_type,
-            self.counter_type.bind(py),
-            &handler.getattr(intern!(py, "_get_current_time"))?,
-            &per_counter_meta,
-        )?;
+        let clock = handler.getattr(intern!(py, "_get_current_time"))?;
+        let response = crate::limiter::apply_reservation(&handle, &clock, &plan)?;
+        self.count(response.is_some());
         Ok(Some(match response {
             Some(response) => (Some(response), None),
-            None => (None, Some(per_counter_meta)),
+            None => (None, Some(plan.meta_dicts(py)?)),
         }))
     }
 
@@ -267,6 +300,15 @@ impl LimiterGate {
         };
         let lock = handler.getattr(intern!(handler.py(), "_check_and_increment_lock"))?;
         Ok(self.lock_free(&lock)?.then_some(handle))
+    }
+
+    /// (checks and reservations answered natively, 0): the calls `limiter.py` does not count.
+    fn counts(&self) -> (u64, u64) {
+        (self.native_calls.load(Ordering::Relaxed), 0)
+    }
+
+    fn reset_counts(&self) {
+        self.native_calls.store(0, Ordering::Relaxed);
     }
 
     /// Whether `async with lock` would enter without yielding (`limiter._lock_free`).

@@ -304,7 +304,6 @@ class LimiterGate:
         python_checks: tuple[Callable[[object], object], Callable[[type], bool], Callable[[object], bool]],
         entry_cache: dict[str, object],
         new_slot_id: Callable[[], str],
-        counter_type: type,
     ) -> LimiterGate: ...
     def handle(self, handler: object) -> object | None:
         """LiteLLM's store handle when the check and the store are LiteLLM's own and memory-only."""
@@ -328,6 +327,9 @@ class LimiterGate:
     ) -> tuple[dict[str, object] | None, list[dict[str, object]] | None] | None:
         """The tpm reservation: (response, None) done natively; (None, meta) when the in-memory step
         must be LiteLLM's; None (nothing done): run LiteLLM's method."""
+    def counts(self) -> tuple[int, int]:
+        """(checks and reservations answered natively, 0)."""
+    def reset_counts(self) -> None: ...
 
 def type_version_tag(class_: type) -> int:
     """CPython's version tag of a class: unchanged while its attributes and its bases' are; 0

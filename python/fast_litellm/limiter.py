@@ -131,8 +131,8 @@ def install() -> None:
         (_is_litellms, _methods_are_litellms, _lock_free),
         _entry_cache,
         _new_slot_id,
-        RateLimitCounter,
     )
+    COMPONENT.native_counters = _gate
 
 
 def _new_slot_id() -> str:
@@ -198,8 +198,7 @@ async def should_rate_limit(
 ) -> Any:
     if not read_only and (len(descriptors) >= _ROUTE.native_from or COMPONENT.wants_native("check", len(descriptors))):
         response = _gate.should_rate_limit(self, descriptors, skip_tpm_check, parallel_slot_id, skip_parallel_check)
-        if response is not None:
-            COMPONENT.rust_calls += 1
+        if response is not None:  # counted by the gate
             return response
     COMPONENT.python_calls += 1
     return await _original(
@@ -259,8 +258,7 @@ async def atomic_check_and_increment_by_n(
         outcome = _gate.reserve(self, descriptors, increments)
         if outcome is not None:
             response, per_counter_meta = outcome
-            if response is not None:
-                COMPONENT.rust_calls += 1
+            if response is not None:  # counted by the gate
                 return response
             # The meta LiteLLM builds, whose in-memory step (its lock free) is LiteLLM's own.
             COMPONENT.python_calls += 1
