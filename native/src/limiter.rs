@@ -463,19 +463,16 @@ fn scalar_count(value: &Bound<'_, PyAny>) -> PyResult<Option<i64>> {
 /// again within the check is the one read or written before (the same value LiteLLM's re-read
 /// finds), without another call.
 struct Store<'py> {
-    get_local: Bound<'py, PyAny>,
-    set_local: Bound<'py, PyAny>,
+    handle: Bound<'py, PyAny>,
     known: Vec<(*mut pyo3::ffi::PyObject, Bound<'py, PyAny>)>,
 }
 
 impl<'py> Store<'py> {
-    fn new(handle: &Bound<'py, PyAny>) -> PyResult<Self> {
-        let py = handle.py();
-        Ok(Self {
-            get_local: handle.getattr(intern!(py, "get_local"))?,
-            set_local: handle.getattr(intern!(py, "set_local"))?,
+    fn new(handle: &Bound<'py, PyAny>) -> Self {
+        Self {
+            handle: handle.clone(),
             known: Vec::new(),
-        })
+        }
     }
 
     fn remember(&mut self, entry: &Bound<'py, PyAny>, value: Bound<'py, PyAny>) {
@@ -497,7 +494,10 @@ impl<'py> Store<'py> {
         {
             return Ok(value.clone());
         }
-        let value = self.get_local.call1((entry,))?;
+        let py = entry.py();
+        let value = self
+            .handle
+            .call_method1(intern!(py, "get_local"), (entry,))?;
         self.remember(entry, value.clone());
         Ok(value)
     }
@@ -508,7 +508,9 @@ impl<'py> Store<'py> {
         value: Bound<'py, PyAny>,
         ttl: &Bound<'py, PyAny>,
     ) -> PyResult<()> {
-        self.set_local.call1((entry, &value, ttl))?;
+        let py = entry.py();
+        self.handle
+            .call_method1(intern!(py, "set_local"), (entry, &value, ttl))?;
         self.remember(entry, value);
         Ok(())
     }
@@ -702,7 +704,7 @@ pub(crate) fn limiter_should_rate_limit<'py>(
     else {
         return Ok(None);
     };
-    let mut store = Store::new(handle)?;
+    let mut store = Store::new(handle);
     // `_local_counter_states`: every window and count, read before anything is written.
     let mut local_counts = Vec::with_capacity(collected.counters.len());
     for counter in &collected.counters {
@@ -1001,7 +1003,7 @@ pub(crate) fn apply_reservation<'py>(
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
     let py = handle.py();
     let (scopes, metas) = (&plan.scopes, &plan.metas);
-    let mut store = Store::new(handle)?;
+    let mut store = Store::new(handle);
     let window_entry = |meta: &AtomicMeta<'py>| &scopes.entries(meta.scope).window;
     let counter_entry = |meta: &AtomicMeta<'py>| {
         let entries = scopes.entries(meta.scope);
@@ -1152,7 +1154,7 @@ fn limiter_release_slots<'py>(
         let index = scopes.index(entry_cache, scope_type, key, value)?;
         entries.push(scopes.entries(index).gauge.clone());
     }
-    let mut store = Store::new(handle)?;
+    let mut store = Store::new(handle);
     for entry in &entries {
         if !is_plain_gauge(&store.get(entry)?) {
             return Ok(false);
