@@ -186,6 +186,24 @@ def test_default_clock_reads_time_time_as_litellm_does(cache_mode, monkeypatch):
     assert fast_litellm.stats()["cache"]["calls_rust"] >= 4
 
 
+def test_time_module_replaced_in_litellms_namespace_after_native_readings(cache_mode, monkeypatch):
+    """The default clock's namespaces are remembered as checked; a later change is still seen."""
+    from litellm.caching import in_memory_cache
+
+    store = InMemoryCache()
+    for index in range(3):
+        store.set_cache(f"k{index}", index)
+        assert store.get_cache(f"k{index}") == index
+    frozen = mock.Mock(time=mock.Mock(return_value=5_000.0))
+    monkeypatch.setattr(in_memory_cache, "time", frozen)
+    store.set_cache("later", 1, ttl=7)
+    assert store.ttl_dict["later"] == 5_007.0
+    monkeypatch.undo()
+    before = time.time()
+    store.set_cache("now", 1, ttl=0)
+    assert before <= store.ttl_dict["now"] <= time.time()
+
+
 def test_replaced_helpers_and_internals_take_litellm_path(cache_mode):
     store = InMemoryCache(max_size_in_memory=2)
     store.set_cache("a", 1)

@@ -14,23 +14,20 @@
 //! `loop_bound`, a key that is not a str, a loop without a token yet (LiteLLM's function assigns
 //! it), or the cache component's Python route.
 
-use std::ffi::CStr;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
-
-use arc_swap::ArcSwapOption;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
+use std::ffi::CStr;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::memory_cache::{instance_dict, version_tag, MemoryCacheOps};
 use crate::store_methods::{
-    get_routed_native, method_descriptor, store_ops, vectorcall_method, Arguments,
+    get_routed_native, method_descriptor, store_ops, vectorcall_method, Arguments, Installed,
 };
 
-static CLIENT_OPS: ArcSwapOption<Py<ClientCacheOps>> = ArcSwapOption::const_empty();
+static CLIENT_OPS: Installed<ClientCacheOps> = Installed::new();
 
 #[pyclass(module = "fast_litellm._native", name = "ClientCacheOps", frozen)]
 pub struct ClientCacheOps {
@@ -244,15 +241,13 @@ unsafe extern "C" fn client_get_cache(
 
 fn client_get_cache_call<'py>(call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.py;
-    let loaded = CLIENT_OPS.load();
-    let Some(ops) = loaded.as_ref() else {
+    let Some(ops) = CLIENT_OPS.get() else {
         return Err(PyRuntimeError::new_err(
             "fast_litellm's client cache method is not installed",
         ));
     };
     let ops = ops.get();
-    let store = store_ops();
-    if let Some(store) = store.as_ref().map(|store| store.get()) {
+    if let Some(store) = store_ops().map(|store| store.get()) {
         if store.goes_native(py)? {
             if let Some(result) = ops.get(store, call)? {
                 return Ok(result);
@@ -320,7 +315,7 @@ fn client_get_cache_method(py: Python<'_>) -> PyResult<Py<PyAny>> {
 /// Makes `ops` what the client cache method runs from now on.
 #[pyfunction]
 fn use_client_cache_ops(ops: Py<ClientCacheOps>) {
-    CLIENT_OPS.store(Some(Arc::new(ops)));
+    CLIENT_OPS.install(ops);
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -17,6 +17,7 @@
 
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::ffi;
@@ -90,6 +91,12 @@ struct DefaultClock {
     time_module: Py<PyAny>,
     time_namespace: Py<PyDict>,
     time_time: Py<PyAny>,
+    /// Whether `time_time` is the time module's builtin `time` (not a replacement made before
+    /// fast-litellm was installed): its readings are then computed natively (`system_clock_seconds`).
+    time_time_is_builtin: bool,
+    /// The two namespaces' dict versions when last found as installed (0: not yet): unchanged
+    /// namespaces need not be searched again.
+    checked_versions: [AtomicU64; 2],
 }
 
 impl DefaultClock {
@@ -103,13 +110,57 @@ impl DefaultClock {
         if !is_default_lambda {
             return Ok(false);
         }
-        let time_module = self.globals.bind(py).get_item(intern!(py, "time"))?;
-        let time_time = self.time_namespace.bind(py).get_item(intern!(py, "time"))?;
-        Ok(
-            time_module.is_some_and(|module| module.is(&self.time_module))
-                && time_time.is_some_and(|function| function.is(&self.time_time)),
-        )
+        let (globals, time_namespace) = (self.globals.bind(py), self.time_namespace.bind(py));
+        let versions = [dict_version(globals), dict_version(time_namespace)];
+        let unchanged = versions
+            .iter()
+            .zip(&self.checked_versions)
+            .all(|(now, checked)| now.is_some_and(|now| now == checked.load(Ordering::Relaxed)));
+        if unchanged {
+            return Ok(true);
+        }
+        let time_module = globals.get_item(intern!(py, "time"))?;
+        let time_time = time_namespace.get_item(intern!(py, "time"))?;
+        let installed = time_module.is_some_and(|module| module.is(&self.time_module))
+            && time_time.is_some_and(|function| function.is(&self.time_time));
+        if installed {
+            for (now, checked) in versions.iter().zip(&self.checked_versions) {
+                checked.store(now.unwrap_or(0), Ordering::Relaxed);
+            }
+        }
+        Ok(installed)
     }
+}
+
+/// Whether `function` is the builtin `time` of `time_module` (a C function bound to the module).
+fn is_builtin_time_time(function: &Bound<'_, PyAny>, time_module: &Bound<'_, PyAny>) -> bool {
+    let py = function.py();
+    // SAFETY: `function` is live; PyCFunction_Check reads its type only.
+    let is_c_function = unsafe { ffi::PyCFunction_Check(function.as_ptr()) != 0 };
+    is_c_function
+        && function
+            .getattr(intern!(py, "__self__"))
+            .is_ok_and(|owner| owner.is(time_module))
+        && function
+            .getattr(intern!(py, "__name__"))
+            .is_ok_and(|name| name.eq("time").unwrap_or(false))
+        && time_module
+            .getattr(intern!(py, "__name__"))
+            .is_ok_and(|name| name.eq("time").unwrap_or(false))
+}
+
+/// `time.time()` as CPython computes it: the system clock in integer nanoseconds, then seconds
+/// as `_PyTime_AsSecondsDouble` converts them (whole seconds exactly, otherwise ns / 1e9). None
+/// before 1970 or past an i64 of nanoseconds (then `time.time` itself is called).
+fn system_clock_seconds() -> Option<f64> {
+    const NS_PER_SECOND: i64 = 1_000_000_000;
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let ns = i64::try_from(since_epoch.as_nanos()).ok()?;
+    Some(if ns % NS_PER_SECOND == 0 {
+        (ns / NS_PER_SECOND) as f64
+    } else {
+        ns as f64 / 1e9
+    })
 }
 
 /// One instance's state, read from its `__dict__` for one operation.
@@ -134,7 +185,7 @@ impl<'py> State<'_, 'py> {
 
     fn now(&self) -> PyResult<Bound<'py, PyAny>> {
         if let Some(clock) = self.clock.get() {
-            return clock.call0();
+            return self.read(clock);
         }
         let py = self.instance.py();
         let mut clock = self.attribute(intern!(py, "_clock"))?;
@@ -143,9 +194,20 @@ impl<'py> State<'_, 'py> {
                 clock = default_clock.time_time.bind(py).clone();
             }
         }
-        clock.call0().inspect(|_| {
+        self.read(&clock).inspect(|_| {
             let _ = self.clock.set(clock.clone());
         })
+    }
+
+    /// A reading of `clock`; the builtin `time.time`'s computed as it computes it, without a call.
+    fn read(&self, clock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        let builtin = self
+            .default_clock
+            .is_some_and(|default| default.time_time_is_builtin && clock.is(&default.time_time));
+        if let Some(seconds) = builtin.then(system_clock_seconds).flatten() {
+            return Ok(PyFloat::new(clock.py(), seconds).into_any());
+        }
+        clock.call0()
     }
 
     /// Whether the clock read so far is the builtin `time.time` (no Python code runs in it).
@@ -796,12 +858,17 @@ impl MemoryCacheOps {
     ) -> PyResult<Self> {
         let default_clock =
             default_clock.map(|(code, globals, time_module, time_namespace, time_time)| {
+                let time_time_is_builtin = Python::attach(|py| {
+                    is_builtin_time_time(time_time.bind(py), time_module.bind(py))
+                });
                 DefaultClock {
                     code,
                     globals,
                     time_module,
                     time_namespace,
                     time_time,
+                    time_time_is_builtin,
+                    checked_versions: [AtomicU64::new(0), AtomicU64::new(0)],
                 }
             });
         let (json_loads, getsizeof, heappush, heappop, heapify, check_value_size) = tools;

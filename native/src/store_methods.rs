@@ -15,9 +15,8 @@
 use std::ffi::CStr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, Ordering};
 
-use arc_swap::ArcSwapOption;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::intern;
@@ -27,9 +26,34 @@ use pyo3::types::{PyString, PyTuple};
 
 use crate::memory_cache::{MemoryCacheOps, Method};
 
-/// The operations the descriptors call. Swapped whole by `use_store_ops`; a call already running
-/// keeps the one it loaded.
-static STORE_OPS: ArcSwapOption<Py<MemoryCacheOps>> = ArcSwapOption::const_empty();
+/// The operations the descriptors call (`use_store_ops`).
+static STORE_OPS: Installed<MemoryCacheOps> = Installed::new();
+
+/// The operations a native method runs, read on every call with one atomic load. An install
+/// replaces them whole; the ones replaced are kept alive, never freed, so a call that loaded them
+/// may finish with them (an install happens once per patching of LiteLLM, a few times per
+/// process at most).
+pub(crate) struct Installed<T: 'static> {
+    current: AtomicPtr<Py<T>>,
+}
+
+impl<T> Installed<T> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            current: AtomicPtr::new(ptr::null_mut()),
+        }
+    }
+
+    pub(crate) fn install(&self, ops: Py<T>) {
+        self.current
+            .store(Box::into_raw(Box::new(ops)), Ordering::Release);
+    }
+
+    pub(crate) fn get(&self) -> Option<&'static Py<T>> {
+        // SAFETY: a non-null pointer comes from `install`'s `Box::into_raw` and is never freed.
+        unsafe { self.current.load(Ordering::Acquire).as_ref() }
+    }
+}
 
 /// One call's arguments as CPython passes them to a `METH_FASTCALL | METH_KEYWORDS` method.
 pub(crate) struct Arguments<'a, 'py> {
@@ -203,8 +227,8 @@ fn run_native<'py>(
 }
 
 /// The current store operations (None before `use_store_ops`).
-pub(crate) fn store_ops() -> arc_swap::Guard<Option<Arc<Py<MemoryCacheOps>>>> {
-    STORE_OPS.load()
+pub(crate) fn store_ops() -> Option<&'static Py<MemoryCacheOps>> {
+    STORE_OPS.get()
 }
 
 /// `InMemoryCache.get_cache(instance, key)` for a call already routed native (`goes_native`):
@@ -225,8 +249,7 @@ pub(crate) fn get_routed_native<'py>(
 
 fn dispatch<'py>(method: Method, call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.py;
-    let loaded = STORE_OPS.load();
-    let Some(ops) = loaded.as_ref() else {
+    let Some(ops) = STORE_OPS.get() else {
         return Err(PyRuntimeError::new_err(
             "fast_litellm's cache store methods are not installed",
         ));
@@ -368,7 +391,7 @@ fn store_methods(py: Python<'_>) -> PyResult<Vec<(&'static str, Py<PyAny>)>> {
 /// Makes `ops` the operations every store method calls from now on.
 #[pyfunction]
 fn use_store_ops(ops: Py<MemoryCacheOps>) {
-    STORE_OPS.store(Some(Arc::new(ops)));
+    STORE_OPS.install(ops);
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
