@@ -226,6 +226,28 @@ def test_replaced_helpers_and_internals_take_litellm_path(cache_mode):
     assert fast_litellm.stats()["cache"]["calls_rust"] == 0
 
 
+def test_miss_answered_before_ttl_dict_is_read(cache_mode):
+    """LiteLLM's miss reads only `cache_dict`: with `ttl_dict` of a type not handled natively, a
+    str key's miss is still answered natively and a hit goes to LiteLLM's method."""
+
+    class Tracking(dict):
+        reads = 0
+
+        def __getitem__(self, key: Any) -> Any:
+            Tracking.reads += 1
+            return super().__getitem__(key)
+
+    store = InMemoryCache()
+    store.set_cache("present", {"v": 1})
+    store.ttl_dict = Tracking(store.ttl_dict)
+    fast_litellm.reset_stats()
+    assert store.get_cache("absent") is None
+    assert (fast_litellm.stats()["cache"]["calls_rust"], Tracking.reads) == (1, 0)
+    assert store.get_cache("present") == {"v": 1}
+    stats = fast_litellm.stats()["cache"]
+    assert (stats["calls_rust"], stats["calls_python"], Tracking.reads) == (1, 1, 1)
+
+
 def test_python_mode_runs_litellm(cache_mode):
     cache_mode("python")
     store = InMemoryCache()

@@ -336,9 +336,58 @@ fn resolve<'py>(
     Ok(None)
 }
 
+/// An instance's class and attributes, checked, with its `cache_dict`.
+struct InstanceParts<'a, 'py> {
+    class: &'a KnownClass,
+    attributes: Bound<'py, PyDict>,
+    cache_dict: Bound<'py, PyDict>,
+}
+
+impl<'a, 'py> InstanceParts<'a, 'py> {
+    /// The whole state, once `ttl_dict` is found to be an exact dict (None otherwise).
+    fn with_ttl_dict(
+        self,
+        ops: &'a MemoryCacheOps,
+        instance: &Bound<'py, PyAny>,
+    ) -> Option<State<'a, 'py>> {
+        let py = instance.py();
+        let ttl_dict = exact_dict_attribute(&self.attributes, intern!(py, "ttl_dict")).ok()??;
+        Some(State {
+            instance: instance.clone(),
+            clock: OnceCell::new(),
+            default_clock: ops.default_clock.as_ref(),
+            class: self.class,
+            attributes: self.attributes,
+            cache_dict: self.cache_dict,
+            ttl_dict,
+        })
+    }
+}
+
+/// `attributes[name]` when it is an exact dict.
+fn exact_dict_attribute<'py>(
+    attributes: &Bound<'py, PyDict>,
+    name: &Bound<'py, PyString>,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    Ok(attributes
+        .get_item(name)?
+        .and_then(|value| value.cast_into_exact::<PyDict>().ok()))
+}
+
 impl MemoryCacheOps {
     /// The instance's state if this module may run the operation on it.
     fn state<'a, 'py>(&'a self, instance: &Bound<'py, PyAny>) -> PyResult<Option<State<'a, 'py>>> {
+        let Some(parts) = self.instance_parts(instance)? else {
+            return Ok(None);
+        };
+        Ok(parts.with_ttl_dict(self, instance))
+    }
+
+    /// The checks of `state` up to `cache_dict`, which a miss needs alone.
+    fn instance_parts<'a, 'py>(
+        &'a self,
+        instance: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<InstanceParts<'a, 'py>>> {
         let py = instance.py();
         let class_ptr = instance.get_type().as_type_ptr();
         let Some(class) = self
@@ -357,25 +406,13 @@ impl MemoryCacheOps {
         if attributes.len() != class.instance_attributes {
             return Ok(None); // something set on the instance (a mock of a method, say)
         }
-        let exact_dict = |name: &Bound<'py, PyString>| -> PyResult<Option<Bound<'py, PyDict>>> {
-            Ok(attributes
-                .get_item(name)?
-                .and_then(|value| value.cast_into_exact::<PyDict>().ok()))
-        };
-        let (Some(cache_dict), Some(ttl_dict)) = (
-            exact_dict(intern!(py, "cache_dict"))?,
-            exact_dict(intern!(py, "ttl_dict"))?,
-        ) else {
+        let Some(cache_dict) = exact_dict_attribute(&attributes, intern!(py, "cache_dict"))? else {
             return Ok(None);
         };
-        Ok(Some(State {
-            instance: instance.clone(),
-            clock: OnceCell::new(),
-            default_clock: self.default_clock.as_ref(),
+        Ok(Some(InstanceParts {
             class,
             attributes,
             cache_dict,
-            ttl_dict,
         }))
     }
 
@@ -405,10 +442,24 @@ impl MemoryCacheOps {
         state: &State<'_, 'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        self.get_found(state, key, None)
+    }
+
+    /// `get_in`, given what `key in self.cache_dict` found when the caller has looked already.
+    fn get_found<'py>(
+        &self,
+        state: &State<'_, 'py>,
+        key: &Bound<'py, PyAny>,
+        found: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let py = key.py();
         // `key in self.cache_dict`, keeping what it found.
-        let Some(found) = state.cache_dict.get_item(key)? else {
-            return Ok(py.None().into_bound(py));
+        let found = match found {
+            Some(found) => found,
+            None => match state.cache_dict.get_item(key)? {
+                Some(found) => found,
+                None => return Ok(py.None().into_bound(py)),
+            },
         };
         // evict_element_if_expired -> _is_key_expired: the clock is read before the TTL lookup.
         let now = state.now()?;
@@ -687,8 +738,22 @@ impl MemoryCacheOps {
         instance: &Bound<'py, PyAny>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        match self.state(instance)? {
-            Some(state) => self.get_in(&state, key).map(Some),
+        let py = instance.py();
+        let Some(parts) = self.instance_parts(instance)? else {
+            return Ok(None);
+        };
+        // An exact str key's lookup runs no Python code, and LiteLLM's miss reads nothing else:
+        // a miss is answered before `ttl_dict` is read.
+        let found = if key.is_exact_instance_of::<PyString>() {
+            match parts.cache_dict.get_item(key)? {
+                Some(found) => Some(found),
+                None => return Ok(Some(py.None().into_bound(py))),
+            }
+        } else {
+            None
+        };
+        match parts.with_ttl_dict(self, instance) {
+            Some(state) => self.get_found(&state, key, found).map(Some),
             None => Ok(None),
         }
     }
