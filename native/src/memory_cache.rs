@@ -288,18 +288,19 @@ pub(crate) fn version_tag(class: &Bound<'_, PyType>) -> u32 {
     }
 }
 
-/// A dict's version (PEP 509): CPython 3.11-3.13 give a dict a new value, unique in the process,
-/// whenever its contents change, so an unchanged version means unchanged keys and values. None
-/// where there is no such version (3.14 dropped it; free-threaded builds are not read this way).
+/// A dict's version (PEP 509): up to CPython 3.11 a dict gets a new value, unique in the
+/// process, whenever its contents change, so an unchanged version means unchanged keys and
+/// values. None from 3.12 on, where the field is deprecated and not kept up to date on every
+/// path (3.13 stores an attribute into a materialized instance dict without a new version; 3.14
+/// removed it), and on free-threaded builds.
 pub(crate) fn dict_version(dict: &Bound<'_, PyDict>) -> Option<u64> {
-    #[cfg(not(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy)))]
+    #[cfg(not(any(Py_3_12, Py_GIL_DISABLED, PyPy, GraalPy)))]
     {
         // SAFETY: a live dict, whose version is written only under the GIL this thread holds.
-        #[allow(deprecated)]
         let version = unsafe { (*dict.as_ptr().cast::<ffi::PyDictObject>()).ma_version_tag };
         Some(version)
     }
-    #[cfg(any(Py_3_14, Py_GIL_DISABLED, PyPy, GraalPy))]
+    #[cfg(any(Py_3_12, Py_GIL_DISABLED, PyPy, GraalPy))]
     {
         let _ = dict;
         None
