@@ -470,3 +470,32 @@ def test_reservation_meta_handed_to_litellms_step_is_litellms(rate_limit_mode):
 
     assert handed("rust") == handed("python")
     assert len(handed("rust")[0]) == 1
+
+
+def test_release_waits_for_a_held_lock_as_litellm_does(rate_limit_mode):
+    rate_limit_mode("rust")
+    handler = new_handler()
+    gauges = (RateLimitScope("user", "b"),)
+    one_check(handler, parallel_slot_id="held")
+    fast_litellm.reset_stats()
+
+    async def scenario() -> list[str]:
+        order = []
+        await handler._check_and_increment_lock.acquire()
+
+        async def release() -> None:
+            await handler._release_parallel_request_slots_in_memory(gauges, "held")
+            order.append("released")
+
+        task = asyncio.create_task(release())
+        await asyncio.sleep(0)
+        order.append("unlocking")
+        handler._check_and_increment_lock.release()
+        await task
+        await handler._release_parallel_request_slots_in_memory(gauges, "another")  # lock free: native
+        return order
+
+    assert asyncio.run(scenario()) == ["unlocking", "released"]
+    assert handler.rate_limits._handle.get_local(RateLimitScope("user", "b").gauge) == {}  # the slot left
+    stats = fast_litellm.stats()["rate_limit"]
+    assert (stats["calls_rust"], stats["calls_python"]) == (1, 1)

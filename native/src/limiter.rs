@@ -1128,8 +1128,7 @@ fn atomic_status<'py>(
 /// lock is free: `slot_id` leaves each gauge's registry (a mirrored count drops by one). False
 /// (before any write) when a scope is not LiteLLM's with str key and value, or a gauge holds a
 /// value LiteLLM does not write: run LiteLLM's method.
-#[pyfunction]
-fn limiter_release_slots<'py>(
+pub(crate) fn limiter_release_slots<'py>(
     handle: &Bound<'py, PyAny>,
     entry_cache: &Bound<'py, PyDict>,
     scope_type: &Bound<'py, PyAny>,
@@ -1188,7 +1187,6 @@ fn limiter_release_slots<'py>(
 }
 
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(limiter_release_slots, m)?)?;
     m.add_function(wrap_pyfunction!(limiter_atomic_check_and_increment, m)?)?;
     m.add_function(wrap_pyfunction!(type_version_tag, m)?)?;
     Ok(())

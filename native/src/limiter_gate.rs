@@ -290,6 +290,42 @@ impl LimiterGate {
         }))
     }
 
+    /// `_release_parallel_request_slots_in_memory(gauges, slot_id)` natively when the module's
+    /// globals are as installed, the store LiteLLM's memory-only one and the handler's lock free;
+    /// False (nothing written): run LiteLLM's method.
+    fn release(
+        &self,
+        handler: &Bound<'_, PyAny>,
+        gauges: &Bound<'_, PyAny>,
+        slot_id: &Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let py = handler.py();
+        let Some(handle) = self.memory_only_handle(handler)? else {
+            return Ok(false);
+        };
+        let lock = handler.getattr(intern!(py, "_check_and_increment_lock"))?;
+        if !self.lock_free(&lock)? {
+            return Ok(false);
+        }
+        let Some(slot_ttl) = self
+            .module_globals
+            .bind(py)
+            .get_item(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))?
+        else {
+            return Ok(false);
+        };
+        let released = crate::limiter::limiter_release_slots(
+            &handle,
+            self.entry_cache.bind(py),
+            self.scope_type.bind(py),
+            gauges,
+            slot_id,
+            &slot_ttl,
+        )?;
+        self.count(released);
+        Ok(released)
+    }
+
     /// `handle(handler)` when the handler's check-and-increment lock is also free.
     fn reserve_handle<'py>(
         &self,

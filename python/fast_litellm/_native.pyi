@@ -263,17 +263,6 @@ def lowest_cost_candidates(
     """Cost-based routing's pass over the cost map: `(deployment, cost)` of each entry whose
     deployment is healthy and within its tpm/rpm limits, in map order."""
 
-def limiter_release_slots(
-    handle: object,
-    entry_cache: dict[str, dict[str, tuple[object, ...]]],
-    scope_type: type,
-    gauges: object,
-    slot_id: object,
-    slot_ttl: object,
-) -> bool:
-    """The v3 limiter's in-memory slot release over LiteLLM's memory-only store `handle`; False
-    (before any write) to run LiteLLM's method."""
-
 def limiter_atomic_check_and_increment(
     handle: object,
     entry_cache: dict[str, dict[str, tuple[object, ...]]],
@@ -327,8 +316,10 @@ class LimiterGate:
     ) -> tuple[dict[str, object] | None, list[dict[str, object]] | None] | None:
         """The tpm reservation: (response, None) done natively; (None, meta) when the in-memory step
         must be LiteLLM's; None (nothing done): run LiteLLM's method."""
+    def release(self, handler: object, gauges: object, slot_id: str) -> bool:
+        """The in-memory slot release; False (nothing written): run LiteLLM's method."""
     def counts(self) -> tuple[int, int]:
-        """(checks and reservations answered natively, 0)."""
+        """(checks, reservations and releases answered natively, 0)."""
     def reset_counts(self) -> None: ...
 
 def type_version_tag(class_: type) -> int:

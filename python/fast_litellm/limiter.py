@@ -214,18 +214,10 @@ async def should_rate_limit(
 
 async def release_parallel_request_slots_in_memory(self: Any, gauges: Any, slot_id: str) -> None:
     """`_release_parallel_request_slots_in_memory`: this request's slot leaves each gauge."""
-    handle = None
-    if COMPONENT.wants_native("check", len(gauges)):
-        handle = _gate.memory_only_handle(self)
-    if (
-        handle is not None
-        and _gate.lock_free(self._check_and_increment_lock)
-        and _native.limiter_release_slots(
-            handle, _entry_cache, _scope_type, gauges, slot_id, _module.PARALLEL_REQUEST_SLOT_TTL_SECONDS
-        )
+    if (len(gauges) >= _ROUTE.native_from or COMPONENT.wants_native("check", len(gauges))) and _gate.release(
+        self, gauges, slot_id
     ):
-        COMPONENT.rust_calls += 1
-        return
+        return  # counted by the gate
     COMPONENT.python_calls += 1
     await _original_release(self, gauges, slot_id)
 
