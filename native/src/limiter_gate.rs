@@ -44,7 +44,7 @@ pub struct LimiterGate {
     /// unchanged dict need not be searched again.
     clean_attributes: AtomicU64,
     clean_globals: AtomicU64,
-    /// Checks and reservations answered natively (the component's stats add them).
+    /// Checks, reservations and releases answered natively (the component's stats add them).
     native_calls: AtomicU64,
 }
 
@@ -338,7 +338,8 @@ impl LimiterGate {
         Ok(self.lock_free(&lock)?.then_some(handle))
     }
 
-    /// (checks and reservations answered natively, 0): the calls `limiter.py` does not count.
+    /// (checks, reservations and releases answered natively, 0): the calls `limiter.py` does not
+    /// count.
     fn counts(&self) -> (u64, u64) {
         (self.native_calls.load(Ordering::Relaxed), 0)
     }
