@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -115,10 +116,16 @@ class Proxy:
         spy = shutil.which("py-spy")
         if spy is None:
             return "(py-spy is not installed: no stacks)"
+        tree = self.pids()
         dumps = []
-        for pid in self.pids():
+        for pid in tree:
             completed = subprocess.run([spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=60)
             dumps.append(f"--- process {pid}\n{completed.stdout}{completed.stderr}")
+        # A worker that never finished starting and is no longer there left no stack to dump.
+        booted = {int(found) for found in re.findall(r"Booting worker with pid: (\d+)", self.log())}
+        gone = sorted(booted - set(tree))
+        if gone:
+            dumps.append(f"--- workers booted but no longer running: {gone}")
         return "\n".join(dumps)
 
     def _answers(self) -> bool:
