@@ -19,6 +19,7 @@ set it themselves (see the README).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import sys
@@ -34,12 +35,26 @@ ANNOUNCE_ENV = "FAST_LITELLM_ANNOUNCE"
 def run(argv: list[str]) -> int:
     """Run LiteLLM's proxy CLI with `argv`; returns (or exits with) its exit code."""
     os.environ[ANNOUNCE_ENV] = "1"
+    _resolve_codecs_before_fork()
     # This module is part of fast_litellm: importing it imported (and activated) the package, so
     # LiteLLM is patched as the CLI imports it, here and in every worker.
     from litellm.proxy.proxy_cli import run_server
 
     # Click's standalone mode: the same usage errors, exit codes and messages as `litellm`.
     return run_server.main(args=argv, prog_name="litellm", standalone_mode=True)
+
+
+def _resolve_codecs_before_fork() -> None:
+    """Look up the ascii codec now, while this process has one thread.
+
+    Under `--run_gunicorn`, LiteLLM 1.110.2 starts its query-engine reaper thread in the arbiter,
+    whose first scan opens /proc files with `encoding="ascii"` and so imports `encodings.ascii`.
+    A worker forked while that import runs inherits the module's import lock held by a thread it
+    does not have, and deadlocks at start-up the first time it needs the codec (tzlocal reads
+    /etc/timezone as ascii): it never serves. Looked up beforehand, the codec is in the codec
+    registry's cache, and neither the reaper nor any worker imports it again.
+    """
+    codecs.lookup("ascii")
 
 
 def announce_dir() -> Path:
