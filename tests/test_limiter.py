@@ -238,30 +238,36 @@ def test_subclass_and_instance_overrides_run_litellms_method(rate_limit_mode):
     assert (stats["calls_rust"], stats["calls_python"]) == (0, 2)
 
 
+async def after_held_lock(handler: Any, call: Any) -> list[str]:
+    """`await call()` started while the handler's lock is held, the lock released after one turn
+    of the loop: "done" after "unlocked" when the call waited for the lock."""
+    order = []
+    await handler._check_and_increment_lock.acquire()
+
+    async def run() -> None:
+        await call()
+        order.append("done")
+
+    task = asyncio.create_task(run())
+    await asyncio.sleep(0)
+    order.append("unlocked")
+    handler._check_and_increment_lock.release()
+    await task
+    return order
+
+
 def test_read_only_and_held_lock_run_litellms_method(rate_limit_mode):
     rate_limit_mode("rust")
     handler = new_handler()
 
+    descriptors = [{"key": "user", "value": "a", "rate_limit": {"requests_per_unit": 5}}]
+
     async def scenario() -> list[str]:
-        order = []
-        await handler._check_and_increment_lock.acquire()
-
-        async def check() -> None:
-            await handler.should_rate_limit(
-                [{"key": "user", "value": "a", "rate_limit": {"requests_per_unit": 5}}], parallel_slot_id="x"
-            )
-            order.append("checked")
-
-        task = asyncio.create_task(check())
-        await asyncio.sleep(0)
-        order.append("releasing")
-        handler._check_and_increment_lock.release()
-        await task
-        descriptors = [{"key": "user", "value": "a", "rate_limit": {"requests_per_unit": 5}}]
+        order = await after_held_lock(handler, lambda: handler.should_rate_limit(descriptors, parallel_slot_id="x"))
         await handler.should_rate_limit(descriptors, read_only=True)
         return order
 
-    assert asyncio.run(scenario()) == ["releasing", "checked"]
+    assert asyncio.run(scenario()) == ["unlocked", "done"]
     stats = fast_litellm.stats()["rate_limit"]
     assert (stats["calls_rust"], stats["calls_python"]) == (0, 2)
 
@@ -480,22 +486,13 @@ def test_release_waits_for_a_held_lock_as_litellm_does(rate_limit_mode):
     fast_litellm.reset_stats()
 
     async def scenario() -> list[str]:
-        order = []
-        await handler._check_and_increment_lock.acquire()
-
-        async def release() -> None:
-            await handler._release_parallel_request_slots_in_memory(gauges, "held")
-            order.append("released")
-
-        task = asyncio.create_task(release())
-        await asyncio.sleep(0)
-        order.append("unlocking")
-        handler._check_and_increment_lock.release()
-        await task
+        order = await after_held_lock(
+            handler, lambda: handler._release_parallel_request_slots_in_memory(gauges, "held")
+        )
         await handler._release_parallel_request_slots_in_memory(gauges, "another")  # lock free: native
         return order
 
-    assert asyncio.run(scenario()) == ["unlocking", "released"]
+    assert asyncio.run(scenario()) == ["unlocked", "done"]
     assert handler.rate_limits._handle.get_local(RateLimitScope("user", "b").gauge) == {}  # the slot left
     stats = fast_litellm.stats()["rate_limit"]
     assert (stats["calls_rust"], stats["calls_python"]) == (1, 1)

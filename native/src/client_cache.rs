@@ -14,7 +14,6 @@
 //! `loop_bound`, a key that is not a str, a loop without a token yet (LiteLLM's function assigns
 //! it), or the cache component's Python route.
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -241,12 +240,7 @@ unsafe extern "C" fn client_get_cache(
 
 fn client_get_cache_call<'py>(call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.py;
-    let Some(ops) = CLIENT_OPS.get() else {
-        return Err(PyRuntimeError::new_err(
-            "fast_litellm's client cache method is not installed",
-        ));
-    };
-    let ops = ops.get();
+    let ops = CLIENT_OPS.current("client cache method is")?.get();
     if let Some(store) = store_ops().map(|store| store.get()) {
         if store.goes_native(py)? {
             if let Some(result) = ops.get(store, call)? {

@@ -55,6 +55,19 @@ impl LimiterGate {
         }
     }
 
+    /// The limiter module's `PARALLEL_REQUEST_SLOT_TTL_SECONDS`, read where LiteLLM reads it.
+    fn slot_ttl<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.module_globals
+            .bind(py)
+            .get_item(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))
+    }
+
+    /// Whether the handler's check-and-increment lock would be entered without yielding.
+    fn handler_lock_free(&self, handler: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let lock = handler.getattr(intern!(handler.py(), "_check_and_increment_lock"))?;
+        self.lock_free(&lock)
+    }
+
     fn methods_unchanged(&self, py: Python<'_>) -> PyResult<bool> {
         let class = self.handler_class.bind(py);
         let tags = |class: &Bound<'_, PyType>, store: &Bound<'_, PyType>| {
@@ -225,11 +238,7 @@ impl LimiterGate {
         let Some(handle) = self.reserve_handle(handler)? else {
             return Ok(None);
         };
-        let Some(slot_ttl) = self
-            .module_globals
-            .bind(py)
-            .get_item(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))?
-        else {
+        let Some(slot_ttl) = self.slot_ttl(py)? else {
             return Ok(None);
         };
         let response = crate::limiter::limiter_should_rate_limit(
@@ -303,15 +312,10 @@ impl LimiterGate {
         let Some(handle) = self.memory_only_handle(handler)? else {
             return Ok(false);
         };
-        let lock = handler.getattr(intern!(py, "_check_and_increment_lock"))?;
-        if !self.lock_free(&lock)? {
+        if !self.handler_lock_free(handler)? {
             return Ok(false);
         }
-        let Some(slot_ttl) = self
-            .module_globals
-            .bind(py)
-            .get_item(intern!(py, "PARALLEL_REQUEST_SLOT_TTL_SECONDS"))?
-        else {
+        let Some(slot_ttl) = self.slot_ttl(py)? else {
             return Ok(false);
         };
         let released = crate::limiter::limiter_release_slots(
@@ -334,8 +338,7 @@ impl LimiterGate {
         let Some(handle) = self.handle(handler)? else {
             return Ok(None);
         };
-        let lock = handler.getattr(intern!(handler.py(), "_check_and_increment_lock"))?;
-        Ok(self.lock_free(&lock)?.then_some(handle))
+        Ok(self.handler_lock_free(handler)?.then_some(handle))
     }
 
     /// (checks, reservations and releases answered natively, 0): the calls `limiter.py` does not

@@ -350,10 +350,13 @@ impl<'a, 'py> InstanceParts<'a, 'py> {
         self,
         ops: &'a MemoryCacheOps,
         instance: &Bound<'py, PyAny>,
-    ) -> Option<State<'a, 'py>> {
+    ) -> PyResult<Option<State<'a, 'py>>> {
         let py = instance.py();
-        let ttl_dict = exact_dict_attribute(&self.attributes, intern!(py, "ttl_dict")).ok()??;
-        Some(State {
+        let Some(ttl_dict) = exact_dict_attribute(&self.attributes, intern!(py, "ttl_dict"))?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(State {
             instance: instance.clone(),
             clock: OnceCell::new(),
             default_clock: ops.default_clock.as_ref(),
@@ -361,7 +364,7 @@ impl<'a, 'py> InstanceParts<'a, 'py> {
             attributes: self.attributes,
             cache_dict: self.cache_dict,
             ttl_dict,
-        })
+        }))
     }
 }
 
@@ -381,7 +384,7 @@ impl MemoryCacheOps {
         let Some(parts) = self.instance_parts(instance)? else {
             return Ok(None);
         };
-        Ok(parts.with_ttl_dict(self, instance))
+        parts.with_ttl_dict(self, instance)
     }
 
     /// The checks of `state` up to `cache_dict`, which a miss needs alone.
@@ -753,7 +756,7 @@ impl MemoryCacheOps {
         } else {
             None
         };
-        match parts.with_ttl_dict(self, instance) {
+        match parts.with_ttl_dict(self, instance)? {
             Some(state) => self.get_found(&state, key, found).map(Some),
             None => Ok(None),
         }

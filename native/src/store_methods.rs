@@ -53,6 +53,12 @@ impl<T> Installed<T> {
         // SAFETY: a non-null pointer comes from `install`'s `Box::into_raw` and is never freed.
         unsafe { self.current.load(Ordering::Acquire).as_ref() }
     }
+
+    /// The installed operations; an error naming `what` before any install.
+    pub(crate) fn current(&self, what: &str) -> PyResult<&'static Py<T>> {
+        self.get()
+            .ok_or_else(|| PyRuntimeError::new_err(format!("fast_litellm's {what} not installed")))
+    }
 }
 
 /// One call's arguments as CPython passes them to a `METH_FASTCALL | METH_KEYWORDS` method.
@@ -249,12 +255,7 @@ pub(crate) fn get_routed_native<'py>(
 
 fn dispatch<'py>(method: Method, call: &Arguments<'_, 'py>) -> PyResult<Bound<'py, PyAny>> {
     let py = call.py;
-    let Some(ops) = STORE_OPS.get() else {
-        return Err(PyRuntimeError::new_err(
-            "fast_litellm's cache store methods are not installed",
-        ));
-    };
-    let ops = ops.get();
+    let ops = STORE_OPS.current("cache store methods are")?.get();
     if ops.goes_native(py)? {
         if let Some(result) = run_native(ops, method, call)? {
             ops.count(true);
