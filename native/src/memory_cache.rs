@@ -15,6 +15,8 @@
 //! No Rust lock exists here: everything touches Python. LiteLLM's own `threading.Lock`s of the
 //! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them.
 
+mod uncontended;
+
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -74,6 +76,8 @@ pub struct MemoryCacheOps {
     default_clock: Option<DefaultClock>,
     /// LiteLLM's methods, indexed by `Method`.
     originals: [Py<PyAny>; 4],
+    /// `_thread.LockType`: the locks `uncontended` checks without taking.
+    lock_type: Py<PyType>,
     decide: Py<PyAny>,
     /// A `Route`.
     route: AtomicU8,
@@ -184,8 +188,13 @@ impl<'py> State<'_, 'py> {
     }
 
     fn now(&self) -> PyResult<Bound<'py, PyAny>> {
+        self.read(self.clock()?)
+    }
+
+    /// What reads the clock, looked up at the first use (no Python code runs in the lookup).
+    fn clock(&self) -> PyResult<&Bound<'py, PyAny>> {
         if let Some(clock) = self.clock.get() {
-            return self.read(clock);
+            return Ok(clock);
         }
         let py = self.instance.py();
         let mut clock = self.attribute(intern!(py, "_clock"))?;
@@ -194,17 +203,16 @@ impl<'py> State<'_, 'py> {
                 clock = default_clock.time_time.bind(py).clone();
             }
         }
-        self.read(&clock).inspect(|_| {
-            let _ = self.clock.set(clock.clone());
-        })
+        Ok(self.clock.get_or_init(|| clock))
     }
 
     /// A reading of `clock`; the builtin `time.time`'s computed as it computes it, without a call.
     fn read(&self, clock: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
-        let builtin = self
-            .default_clock
-            .is_some_and(|default| default.time_time_is_builtin && clock.is(&default.time_time));
-        if let Some(seconds) = builtin.then(system_clock_seconds).flatten() {
+        if let Some(seconds) = self
+            .is_builtin_clock(clock)
+            .then(system_clock_seconds)
+            .flatten()
+        {
             return Ok(PyFloat::new(clock.py(), seconds).into_any());
         }
         clock.call0()
@@ -212,11 +220,24 @@ impl<'py> State<'_, 'py> {
 
     /// Whether the clock read so far is the builtin `time.time` (no Python code runs in it).
     fn reads_builtin_clock(&self) -> bool {
-        let time_time = self.default_clock.map(|clock| &clock.time_time);
-        match (self.clock.get(), time_time) {
-            (Some(clock), Some(time_time)) => clock.is(time_time),
-            _ => false,
-        }
+        self.clock
+            .get()
+            .is_some_and(|clock| self.is_builtin_clock(clock))
+    }
+
+    fn is_builtin_clock(&self, clock: &Bound<'py, PyAny>) -> bool {
+        self.default_clock
+            .is_some_and(|default| default.time_time_is_builtin && clock.is(&default.time_time))
+    }
+
+    /// A reading of the clock when it is the builtin `time.time`, without calling anything;
+    /// None for any other clock (not read).
+    fn builtin_clock_seconds(&self) -> PyResult<Option<f64>> {
+        let clock = self.clock()?;
+        Ok(self
+            .is_builtin_clock(clock)
+            .then(system_clock_seconds)
+            .flatten())
     }
 
     /// Whether `expiration_heap` is a list (`set_cache` works on it with heapq).
@@ -623,47 +644,61 @@ impl MemoryCacheOps {
         state: &State<'_, 'py>,
         value: &Bound<'py, PyAny>,
     ) -> PyResult<bool> {
-        let py = value.py();
-        let litellm = || -> PyResult<bool> {
-            self.check_value_size
-                .bind(py)
+        match self.native_value_size_ok(state, value)? {
+            Some(acceptable) => Ok(acceptable),
+            None => self
+                .check_value_size
+                .bind(value.py())
                 .call1((&state.instance, value))?
-                .is_truthy()
-        };
+                .is_truthy(),
+        }
+    }
+
+    /// `check_value_size` for exact builtin values, None for what LiteLLM's method must size.
+    /// Runs no Python code: the sizes are builtin methods' and the printed lengths builtin types'
+    /// (ints beyond i64, whose printing may raise, are LiteLLM's).
+    fn native_value_size_ok<'py>(
+        &self,
+        state: &State<'_, 'py>,
+        value: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<bool>> {
+        let py = value.py();
         let Ok(max_per_item) = state
             .attribute(intern!(py, "max_size_per_item"))?
             .cast_into_exact::<PyInt>()
         else {
-            return litellm();
+            return Ok(None);
         };
         let Ok(max_per_item) = max_per_item.extract::<i64>() else {
-            return litellm();
+            return Ok(None);
         };
         const EXACT_IN_F64: i64 = 1 << 53;
         if !(-EXACT_IN_F64..EXACT_IN_F64).contains(&max_per_item) {
-            return litellm();
+            return Ok(None);
         }
-        let primitive = value.is_exact_instance_of::<PyBool>()
-            || value.is_exact_instance_of::<PyInt>()
-            || value.is_exact_instance_of::<PyFloat>()
-            || value.is_exact_instance_of::<PyString>();
-        if primitive {
-            let printed_length = if value.is_exact_instance_of::<PyString>() {
-                value.len()?
-            } else if let Some(number) = exact_i64(value) {
-                decimal_length(number)
-            } else {
-                value.str()?.len()?
-            };
-            if (printed_length as i128) < i128::from(max_per_item) * i128::from(self.max_kb) {
-                return Ok(true);
+        let printed_length = if value.is_exact_instance_of::<PyString>() {
+            Some(value.len()?)
+        } else if value.is_exact_instance_of::<PyInt>() {
+            match exact_i64(value) {
+                Some(number) => Some(decimal_length(number)),
+                None => return Ok(None),
             }
-        } else if !(value.is_exact_instance_of::<PyBytes>()
+        } else if value.is_exact_instance_of::<PyBool>() || value.is_exact_instance_of::<PyFloat>()
+        {
+            Some(value.str()?.len()?)
+        } else if value.is_exact_instance_of::<PyBytes>()
             || value.is_exact_instance_of::<PyDict>()
             || value.is_exact_instance_of::<PyList>()
-            || value.is_exact_instance_of::<PyTuple>())
+            || value.is_exact_instance_of::<PyTuple>()
         {
-            return litellm();
+            None
+        } else {
+            return Ok(None);
+        };
+        if let Some(length) = printed_length {
+            if (length as i128) < i128::from(max_per_item) * i128::from(self.max_kb) {
+                return Ok(Some(true));
+            }
         }
         // bytes: sys.getsizeof(value) / 1024; the rest: value.__sizeof__() / 1024; both <= max.
         let size = if value.is_exact_instance_of::<PyBytes>() {
@@ -673,10 +708,10 @@ impl MemoryCacheOps {
         };
         let size: i64 = size.extract()?;
         if !(-EXACT_IN_F64..EXACT_IN_F64).contains(&size) {
-            return litellm();
+            return Ok(None);
         }
         // Exact: both below 2**53, and division by 1024 is exact in binary floating point.
-        Ok(size as f64 / 1024.0 <= max_per_item as f64)
+        Ok(Some(size as f64 / 1024.0 <= max_per_item as f64))
     }
 }
 
@@ -794,7 +829,9 @@ impl MemoryCacheOps {
         let py = instance.py();
         match self.state(instance)? {
             Some(state) if state.heap_is_list()? => {
-                self.set_in(&state, key, value, ttl)?;
+                if self.set_uncontended(&state, key, value)?.is_none() {
+                    self.set_in(&state, key, value, ttl)?;
+                }
                 Ok(Some(py.None().into_bound(py)))
             }
             _ => Ok(None),
@@ -816,6 +853,9 @@ impl MemoryCacheOps {
         };
         if !state.class.plain_get_set || !state.heap_is_list()? {
             return Ok(None);
+        }
+        if let Some(total) = self.increment_uncontended(&state, key, value)? {
+            return Ok(Some(total));
         }
         let _increment = Held::take(state.attribute(intern!(py, "_increment_lock"))?)?;
         let current = self.get_in(&state, key)?;
@@ -960,6 +1000,13 @@ impl MemoryCacheOps {
             });
         }
         let (get, set, increment, batch_get) = originals;
+        let lock_type = Python::attach(|py| -> PyResult<Py<PyType>> {
+            Ok(py
+                .import("_thread")?
+                .getattr("LockType")?
+                .cast_into::<PyType>()?
+                .unbind())
+        })?;
         Ok(Self {
             classes: known,
             json_loads,
@@ -971,6 +1018,7 @@ impl MemoryCacheOps {
             check_value_size,
             default_clock,
             originals: [get, set, increment, batch_get],
+            lock_type,
             decide,
             route: AtomicU8::new(Route::Python as u8),
             rust_calls: AtomicU64::new(0),
