@@ -13,7 +13,8 @@
 //! returns None and the caller (`store_methods`) runs LiteLLM's method.
 //!
 //! No Rust lock exists here: everything touches Python. LiteLLM's own `threading.Lock`s of the
-//! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them.
+//! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them, except
+//! by a set or increment that `uncontended` shows no other thread can observe.
 
 mod uncontended;
 
