@@ -199,3 +199,117 @@ def test_threads_pick_while_the_map_changes(routing_mode, race):
     errors = race(pick, threads=6, rounds=100, change=write)
     assert errors == []
     assert fast_litellm.stats()["routing"]["calls_rust"] > 0
+
+
+class FloatSubclass(float):
+    """A price LiteLLM converts with float() (its isinstance test passes): read by LiteLLM's code."""
+
+
+PRICE_ROWS: dict[Any, Any] = {
+    "gpt-4o": {"input_cost_per_token": 2.5e-6, "output_cost_per_token": 1e-5, "max_tokens": 10},
+    "base-a": {"input_cost_per_token": 1, "output_cost_per_token": None},
+    "row-int": {"input_cost_per_token": 3, "output_cost_per_token": 4},
+    "row-bool": {"input_cost_per_token": True, "output_cost_per_token": 2e-6},
+    "row-str": {"input_cost_per_token": "0.5"},
+    "row-none": {"input_cost_per_token": None, "output_cost_per_token": None},
+    "row-huge": {"input_cost_per_token": 10**400},
+    "row-list": [1, 2],
+    "row-int-key": {1: "x", "input_cost_per_token": 1e-6},
+    "row-no-price": {"max_tokens": 10},
+    "row-float-subclass": {"input_cost_per_token": FloatSubclass(1.5), "output_cost_per_token": 0.25},
+    "row-nan": {"input_cost_per_token": float("nan"), "output_cost_per_token": float("inf")},
+    "row-empty": {},
+    7: {"input_cost_per_token": 9.0},
+}
+MODEL_NAMES: list[Any] = [*PRICE_ROWS, "unknown", "", None, 7, "MISSING"]
+
+
+def priced_deployment(rng: random.Random, index: int) -> dict[str, Any]:
+    params: dict[Any, Any] = {}
+    info: dict[Any, Any] = {"id": f"id-{index}"}
+    for target, name in ((params, "model"), (params, "base_model"), (info, "base_model")):
+        model = rng.choice(MODEL_NAMES)
+        if model != "MISSING":
+            target[name] = model
+    if rng.random() < 0.1:
+        params[rng.choice(["input_cost_per_token", "output_cost_per_token"])] = rng.choice(PRICES)
+    if rng.random() < 0.05:
+        params[3] = "an int key: pydantic refuses the mapping, LiteLLM reads it as empty"
+    deployment: dict[Any, Any] = {"litellm_params": params, "model_info": info}
+    if rng.random() < 0.05:
+        deployment["litellm_params"] = rng.choice([None, "text", 5])
+    if rng.random() < 0.03:
+        deployment[("tuple", "key")] = 1
+    return deployment
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_cost_map_rates_read_natively_match_litellms(seed: int, monkeypatch):
+    """The pass with the rates read natively (model_cost given) against the same pass calling
+    LiteLLM's `_deployment_cost_map_rates` for every deployment."""
+    monkeypatch.setattr(litellm, "model_cost", PRICE_ROWS)
+    rng = random.Random(seed)
+    deployments = [priced_deployment(rng, index) for index in range(rng.choice([1, 5, 30]))]
+    ids = [deployment["model_info"]["id"] for deployment in deployments]
+    cost_map = {id_: {MINUTE: {"tpm": 0, "rpm": 0}} for id_ in ids}
+    outcomes = []
+    for model_cost in (None, PRICE_ROWS):
+        asked: list[Any] = []
+
+        def rates(deployment: Any, asked: list[Any] = asked) -> Any:
+            asked.append(deployment)
+            return lowest_cost._deployment_cost_map_rates(deployment)
+
+        try:
+            potential = fast_litellm._native.lowest_cost_candidates(
+                deployments, ids, cost_map, MINUTE, 10, rates, lambda *args: None, model_cost
+            )
+            outcome: Any = [(ids.index(d["model_info"]["id"]), repr(cost)) for d, cost in potential]
+        except Exception as error:  # the exception's type is part of the behaviour compared
+            outcome = ("raised", type(error).__name__, str(error))
+        outcomes.append((outcome, len(asked)))
+    (expected, litellm_calls), (got, fallback_calls) = outcomes
+    assert got == expected
+    if expected[0] != "raised":
+        assert litellm_calls == len(deployments) and fallback_calls <= litellm_calls
+
+
+def test_plain_deployments_rates_are_read_natively(monkeypatch):
+    monkeypatch.setattr(litellm, "model_cost", PRICE_ROWS)
+    models = ["gpt-4o", "base-a", "row-int", "row-bool", "row-str", "row-none", "row-nan", "unknown", ""]
+    shapes = [
+        (model, base, info_base) for model in models for base in [None, *models] for info_base in [None, "", "row-int"]
+    ]
+    deployments = [
+        {
+            "litellm_params": {"model": model, "base_model": base},
+            "model_info": {"id": f"id-{index}", "base_model": info},
+        }
+        for index, (model, base, info) in enumerate(shapes)
+    ]
+    ids = [deployment["model_info"]["id"] for deployment in deployments]
+    cost_map = {id_: {MINUTE: {"tpm": 0, "rpm": 0}} for id_ in ids}
+    results = []
+    for model_cost, rates in ((None, lowest_cost._deployment_cost_map_rates), (PRICE_ROWS, None)):
+        potential = fast_litellm._native.lowest_cost_candidates(
+            deployments, ids, cost_map, MINUTE, 10, rates, lambda *args: None, model_cost
+        )
+        results.append([(d["model_info"]["id"], repr(cost)) for d, cost in potential])
+    assert results[0] == results[1] and len(results[0]) == len(deployments)
+
+
+def test_cost_map_rates_of_replaced_helpers_are_litellms(routing_mode, monkeypatch):
+    deployments = [{"litellm_params": {"model": "gpt-4o"}, "model_info": {"id": f"id-{index}"}} for index in range(4)]
+    handler = LowestCostLoggingHandler(router_cache=litellm.DualCache())
+    method = LowestCostLoggingHandler.async_get_available_deployments
+    cheap = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+    expensive = {"input_cost_per_token": 1.0, "output_cost_per_token": 1.0}
+    rows = {"gpt-4o": expensive}
+    monkeypatch.setattr(lowest_cost, "_cost_map", lambda: rows)  # a helper replaced: LiteLLM's function
+    deployments[2]["litellm_params"]["model"] = "cheap"
+    rows["cheap"] = cheap
+    assert asyncio.run(method(handler, "group", deployments)) is deployments[2]
+    monkeypatch.undo()
+    monkeypatch.setattr(litellm, "model_cost", {"gpt-4o": cheap, "cheap": expensive})
+    assert asyncio.run(method(handler, "group", deployments)) is deployments[0]
+    assert fast_litellm.stats()["routing"]["calls_rust"] == 2

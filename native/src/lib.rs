@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 
 mod calibration;
 mod client_cache;
+mod deployment_pricing;
 mod fast_path;
 mod latency;
 mod limiter;

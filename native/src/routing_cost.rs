@@ -3,22 +3,26 @@
 //!
 //! LiteLLM looks each entry's deployment up by scanning every healthy deployment (quadratic in
 //! the deployment count); here they are indexed by id once (entries keyed by anything but an
-//! exact str are still matched by `==`, as LiteLLM does). Per entry the limits, LiteLLM's own
-//! cost-map lookup (`_deployment_cost_map_rates`, called as LiteLLM calls it), the prices, the
-//! debug log call and the tpm/rpm filter are the same Python operations in LiteLLM's order.
+//! exact str are still matched by `==`, as LiteLLM does). Per entry the limits, the cost-map
+//! lookup (`_deployment_cost_map_rates`: natively for plain deployments and rows while LiteLLM's
+//! helpers are its own, see `deployment_pricing`; otherwise LiteLLM's function, called as LiteLLM
+//! calls it), the prices, the debug log call and the tpm/rpm filter are the same Python
+//! operations in LiteLLM's order.
 //! No Rust lock exists here.
 
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyList, PyString, PyTuple};
 
+use crate::deployment_pricing::cost_map_rates as cost_map_rates_natively;
 use crate::routing::{get, truthy_limit};
 use crate::routing_usage::{deployment_for, index_by_id, map_items, unpack_pair};
 
 /// The cost pass after the map is filled and the tokens counted: `(deployment, cost)` of every
 /// entry whose deployment is healthy and within its tpm/rpm limits, in map order (LiteLLM then
 /// sorts them by cost). `cost_map_rates` is LiteLLM's `_deployment_cost_map_rates`, `debug` its
-/// router logger's `debug`.
+/// router logger's `debug`; `model_cost` is `litellm.model_cost` when the rates may be read
+/// natively (None: LiteLLM's function for every deployment).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 fn lowest_cost_candidates<'py>(
@@ -29,6 +33,7 @@ fn lowest_cost_candidates<'py>(
     input_tokens: &Bound<'py, PyAny>,
     cost_map_rates: &Bound<'py, PyAny>,
     debug: &Bound<'py, PyAny>,
+    model_cost: Option<&Bound<'py, PyDict>>,
 ) -> PyResult<Bound<'py, PyList>> {
     let py = healthy.py();
     let index = index_by_id(healthy, ids)?;
@@ -50,7 +55,14 @@ fn lowest_cost_candidates<'py>(
         };
         let tpm_limit = truthy_limit(deployment.as_any(), intern!(py, "tpm"))?;
         let rpm_limit = truthy_limit(deployment.as_any(), intern!(py, "rpm"))?;
-        let (map_input, map_output) = unpack_pair(&cost_map_rates.call1((&deployment,))?)?;
+        let native_rates = match model_cost {
+            Some(model_cost) => cost_map_rates_natively(deployment.as_any(), model_cost)?,
+            None => None,
+        };
+        let (map_input, map_output) = match native_rates {
+            Some(rates) => rates,
+            None => unpack_pair(&cost_map_rates.call1((&deployment,))?)?,
+        };
         let params = || {
             get(
                 deployment.as_any(),

@@ -259,9 +259,11 @@ def lowest_cost_candidates(
     input_tokens: object,
     cost_map_rates: object,
     debug: object,
+    model_cost: dict[str, object] | None,
 ) -> list[tuple[dict[str, object], object]]:
     """Cost-based routing's pass over the cost map: `(deployment, cost)` of each entry whose
-    deployment is healthy and within its tpm/rpm limits, in map order."""
+    deployment is healthy and within its tpm/rpm limits, in map order. The rates of plain
+    deployments are read from `model_cost` natively (None: `cost_map_rates` for each)."""
 
 def limiter_atomic_check_and_increment(
     handle: object,
