@@ -145,3 +145,50 @@ def test_threads_reserve_exactly(routing_mode, race):
     ]
     assert sum(per_deployment) == 8 * 40
     assert max(per_deployment) - min(per_deployment) <= 1
+
+
+class StrSubclass(str):
+    pass
+
+
+def deployment_lists() -> list[Any]:
+    """What both picks hand `_deployment_ids`: plain lists and shapes pydantic converts or refuses."""
+    plain = deployments_of(6)
+    odd_ids: list[Any] = [7, True, None, 2.5, StrSubclass("d-x"), "\ud800", "", b"d-b", ["d"]]
+    lists: list[Any] = [[], plain, tuple(plain), [*plain, {"model_info": {"id": "d-extra", "x": 1}, "y": 2}]]
+    lists += [[*plain[:2], {"model_name": "group", "model_info": {"id": odd}}] for odd in odd_ids]
+    lists += [
+        [*plain[:2], odd] for odd in ({}, {"model_info": None}, {"model_info": {}}, None, "d-0", [("model_info", {})])
+    ]
+    lists += [
+        [*plain[:2], {"model_info": mock.MagicMock()}],
+        [dict(plain[0], model_info=type("M", (dict,), {})(id="m"))],
+    ]
+    return lists
+
+
+@pytest.mark.parametrize("index", range(len(deployment_lists())))
+def test_deployment_ids_match_litellms(index, routing_mode):
+    routing_mode("rust")
+    deployments = deployment_lists()[index]
+    outcomes = []
+    for function in (routing_busy._original_deployment_ids, least_busy._deployment_ids):
+        try:
+            outcomes.append(("ok", function(deployments)))
+        except Exception as error:  # the exception's type is part of the behaviour compared
+            outcomes.append(("raised", type(error).__name__))
+    assert outcomes[0] == outcomes[1]
+    if outcomes[1][0] == "ok":
+        assert all(type(id_) is str for id_ in outcomes[1][1])
+
+
+def test_deployment_ids_read_natively(routing_mode):
+    routing_mode("rust")
+    with mock.patch.object(routing_busy, "_original_deployment_ids", side_effect=AssertionError("LiteLLM's")):
+        assert least_busy._deployment_ids(deployments_of(3)) == ("d-0", "d-1", "d-2")
+    routing_mode("python")
+    with (
+        pytest.raises(AssertionError, match="LiteLLM's"),
+        mock.patch.object(routing_busy, "_original_deployment_ids", side_effect=AssertionError("LiteLLM's")),
+    ):
+        least_busy._deployment_ids(deployments_of(3))

@@ -118,7 +118,7 @@ _patcher = Patcher(
                 for module, name, replacement in [
                     (routing.MODULE, routing.TARGET, routing.lowest_latency_pick),
                     *routing_usage.targets(),
-                    (routing_busy.MODULE, routing_busy.TARGET, routing_busy.least_busy_select),
+                    *routing_busy.targets(),
                     (routing_cost.MODULE, routing_cost.TARGET, routing_cost.lowest_cost_pick),
                     *router_core.targets(),
                 ]

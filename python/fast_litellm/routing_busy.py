@@ -8,6 +8,11 @@ least busy position (`_native.least_busy_pass`: values LiteLLM itself stored ski
 adapter, whose answer for them equals them), then the reservation of the pick when asked.
 While the handler's `_live_reservations` or one of the module's reservation helpers is replaced,
 or the ids are not strs, LiteLLM's method runs.
+
+The module's `_deployment_ids` (both picks call it first) validates every deployment with
+pydantic to read `model_info.id`: for a list of dicts whose `model_info` is a dict with a str
+`id`, the ids are read natively (`_native.plain_deployment_ids`, the same strs pydantic returns);
+anything else goes to LiteLLM's function.
 """
 
 from __future__ import annotations
@@ -20,22 +25,38 @@ from fast_litellm.routing import COMPONENT
 
 MODULE: Final = "litellm.router_strategy.least_busy"
 TARGET: Final = "LeastBusyLoggingHandler._select"
+IDS_TARGET: Final = "_deployment_ids"
 _HELPER_NAMES: Final = ("_picks", "_unexpired", "_reservation_key", "_least_busy_index")
 
 _module: Any = None
 _original: Any = None
 _original_live_reservations: Any = None
+_original_deployment_ids: Any = None
 _helpers: tuple[Any, ...] = ()
+
+
+def targets() -> list[tuple[str, str, Any]]:
+    """(module, attribute, replacement) of each replaced function."""
+    return [(MODULE, TARGET, least_busy_select), (MODULE, IDS_TARGET, deployment_ids)]
 
 
 def install() -> None:
     from litellm.router_strategy import least_busy
 
-    global _module, _original, _original_live_reservations, _helpers
+    global _module, _original, _original_live_reservations, _original_deployment_ids, _helpers
     _module = least_busy
     handler = vars(least_busy.LeastBusyLoggingHandler)
     _original, _original_live_reservations = handler["_select"], handler["_live_reservations"]
+    _original_deployment_ids = least_busy._deployment_ids
     _helpers = tuple(getattr(least_busy, name) for name in _HELPER_NAMES)
+
+
+def deployment_ids(healthy_deployments: Sequence[Mapping[str, object]]) -> tuple[str, ...]:
+    if type(healthy_deployments) is list and COMPONENT.wants_native("least_busy", len(healthy_deployments)):
+        ids = _native.plain_deployment_ids(healthy_deployments)
+        if ids is not None:
+            return tuple(ids)
+    return _original_deployment_ids(healthy_deployments)  # type: ignore[no-any-return]
 
 
 def _is_litellms(handler: Any, deployment_ids: object) -> bool:
