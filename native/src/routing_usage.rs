@@ -177,24 +177,25 @@ fn lowest_tpm_pick<'py>(
     Ok(picked)
 }
 
-/// The text an f-string gives a counter-key part: exact strs as they are, None and exact ints
-/// as `str()` gives them; None for anything else (LiteLLM's own formatting then runs).
-fn key_part(value: &Bound<'_, PyAny>) -> Option<String> {
+/// Appends `str(value)` for a key part: None, a str or an int; false for anything else (or a
+/// str that is not valid UTF-8), for which LiteLLM's own method runs.
+fn push_key_part(key: &mut String, value: &Bound<'_, PyAny>) -> PyResult<bool> {
     if value.is_none() {
-        return Some("None".to_owned());
+        key.push_str("None");
+    } else if let Ok(text) = value.cast_exact::<PyString>() {
+        let Ok(text) = text.to_cow() else {
+            return Ok(false);
+        };
+        key.push_str(&text);
+    } else if value.is_exact_instance_of::<PyInt>() {
+        let Ok(text) = value.str() else {
+            return Ok(false); // past the int printing limit: LiteLLM's f-string raises
+        };
+        key.push_str(&text.to_cow()?);
+    } else {
+        return Ok(false);
     }
-    if let Ok(text) = value.cast_exact::<PyString>() {
-        return text.to_cow().ok().map(|text| text.into_owned());
-    }
-    if value.is_exact_instance_of::<PyInt>() {
-        return value
-            .str()
-            .ok()?
-            .to_cow()
-            .ok()
-            .map(|text| text.into_owned());
-    }
-    None
+    Ok(true)
 }
 
 /// `value` as a dict whose `get` is `dict.get` (exact dicts, and subclasses such as LiteLLM's
@@ -255,6 +256,7 @@ fn usage_counter_keys<'py>(
     let (litellm_params, model) = (intern!(py, "litellm_params"), intern!(py, "model"));
     let dict_get = py.get_type::<PyDict>().getattr(intern!(py, "get"))?;
     let (tpm_keys, rpm_keys) = (PyList::empty(py), PyList::empty(py));
+    let mut key = String::with_capacity(96);
     for deployment in healthy.iter() {
         if !deployment.is_instance_of::<PyDict>() {
             continue; // LiteLLM skips what is not a dict
@@ -269,11 +271,22 @@ fn usage_counter_keys<'py>(
         let (Some(id), Some(model)) = parts else {
             return Ok(None);
         };
-        let (Some(id), Some(model)) = (key_part(&id), key_part(&model)) else {
+        // Both keys share `<id>:<model>`, built once in a reused buffer.
+        key.clear();
+        if !push_key_part(&mut key, &id)? {
             return Ok(None);
-        };
-        tpm_keys.append(format!("{id}:{model}:tpm:{minute}"))?;
-        rpm_keys.append(format!("{id}:{model}:rpm:{minute}"))?;
+        }
+        key.push(':');
+        if !push_key_part(&mut key, &model)? {
+            return Ok(None);
+        }
+        let prefix = key.len();
+        for (suffix, keys) in [(":tpm:", &tpm_keys), (":rpm:", &rpm_keys)] {
+            key.truncate(prefix);
+            key.push_str(suffix);
+            key.push_str(minute);
+            keys.append(PyString::new(py, &key))?;
+        }
     }
     Ok(Some((tpm_keys, rpm_keys)))
 }
