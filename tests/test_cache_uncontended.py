@@ -193,15 +193,15 @@ def test_a_set_does_not_wait_for_the_increment_lock(native_cache):
     ]
 
 
-def test_increments_interleaved_with_litellms_locked_methods_lose_nothing(native_cache):
+def test_increments_interleaved_with_litellms_locked_methods_lose_nothing(native_cache, race):
     """Native increments (uncontended ones skip the locks) race LiteLLM's own increment and set
     methods, which hold the locks across thread switches; every increment is counted."""
     store = InMemoryCache(max_size_in_memory=100)
     store.set_cache("shared", 0)
     threads, rounds = 6, 1500
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
     litellm_get, litellm_set = litellm_method("get_cache"), litellm_method("set_cache")
+    counter = iter(range(10**9))  # next() on a range iterator is atomic
+    thread = threading.local()  # half the threads take LiteLLM's locked path, half the native one
 
     def litellm_increment() -> None:
         # LiteLLM's increment_cache with its own Python get and set (its calls of self.get_cache
@@ -210,30 +210,18 @@ def test_increments_interleaved_with_litellms_locked_methods_lose_nothing(native
             total = (litellm_get(store, "shared") or 0) + 1
             litellm_set(store, "shared", total)
 
-    def work(index: int) -> None:
-        barrier.wait()
-        try:
-            for step in range(rounds):
-                if index % 2:
-                    litellm_increment()
-                    litellm_set(store, f"scratch-{step % 20}", step)
-                else:
-                    store.increment_cache("shared", 1)
-                    store.set_cache(f"scratch-{step % 20}", step)
-        except BaseException as error:  # reported below: a thread's failure must fail the test
-            errors.append(error)
+    def pick() -> None:
+        if not hasattr(thread, "litellms"):
+            thread.litellms = next(counter) % 2 == 1
+        step = next(counter)
+        if thread.litellms:
+            litellm_increment()
+            litellm_set(store, f"scratch-{step % 20}", step)
+        else:
+            store.increment_cache("shared", 1)
+            store.set_cache(f"scratch-{step % 20}", step)
 
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        workers = [threading.Thread(target=work, args=(index,)) for index in range(threads)]
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join(timeout=120)
-    finally:
-        sys.setswitchinterval(previous)
-    assert not errors and not any(worker.is_alive() for worker in workers)
+    assert race(pick, threads=threads, rounds=rounds) == []
     assert store.get_cache("shared") == threads * rounds
     assert fast_litellm.stats()["cache"]["calls_rust"] >= threads // 2 * rounds
 

@@ -30,11 +30,6 @@ use pyo3::types::{PyBytes, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::{exact_i64, MemoryCacheOps, State};
 
-/// What the checks found: the key's current value.
-struct Held<'py> {
-    current: Bound<'py, PyAny>,
-}
-
 impl MemoryCacheOps {
     /// `set_cache(key, value)` for a key held and not expired, when uncontended: Some(()) done,
     /// None not done (nothing changed).
@@ -48,7 +43,8 @@ impl MemoryCacheOps {
         if value.is_exact_instance_of::<PyBytes>() {
             return Ok(None); // sized by `sys.getsizeof`, which takes its argument in a new tuple
         }
-        let Some(held) = self.uncontended_hold(state, key, &[intern!(py, "_write_lock")])? else {
+        let Some(replaced) = self.uncontended_current(state, key, &[intern!(py, "_write_lock")])?
+        else {
             return Ok(None);
         };
         let Some(acceptable) = self.native_value_size_ok(state, value)? else {
@@ -57,7 +53,7 @@ impl MemoryCacheOps {
         if acceptable {
             state.cache_dict.set_item(key, value)?;
         }
-        drop(held); // the replaced value, released once the operation is done
+        drop(replaced); // released once the operation is done
         Ok(Some(()))
     }
 
@@ -74,15 +70,15 @@ impl MemoryCacheOps {
             return Ok(None);
         }
         let locks = [intern!(py, "_increment_lock"), intern!(py, "_write_lock")];
-        let Some(held) = self.uncontended_hold(state, key, &locks)? else {
+        let Some(current) = self.uncontended_current(state, key, &locks)? else {
             return Ok(None);
         };
-        if !is_builtin_number(&held.current) {
+        if !is_builtin_number(&current) {
             return Ok(None); // a str is JSON-decoded by get_cache; anything else may run Python
         }
         // `self.get_cache(key) or 0`: a number as stored is what get_cache returns.
-        let initial = if held.current.is_truthy()? {
-            held.current.clone()
+        let initial = if current.is_truthy()? {
+            current.clone()
         } else {
             0i64.into_pyobject(py)?.into_any()
         };
@@ -95,18 +91,18 @@ impl MemoryCacheOps {
         if acceptable {
             state.cache_dict.set_item(key, &total)?;
         }
-        drop(held);
+        drop(current);
         Ok(Some(total))
     }
 
     /// The checks both operations share (see the module's documentation), read-only: the key's
     /// current value if the operation on `key` can be done without taking `locks`.
-    fn uncontended_hold<'py>(
+    fn uncontended_current<'py>(
         &self,
         state: &State<'_, 'py>,
         key: &Bound<'py, PyAny>,
         locks: &[&Bound<'py, PyString>],
-    ) -> PyResult<Option<Held<'py>>> {
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         if cfg!(Py_GIL_DISABLED) || !key.is_exact_instance_of::<PyString>() {
             return Ok(None);
         }
@@ -170,7 +166,7 @@ impl MemoryCacheOps {
             (Some(root_expiry), Some(current)) if root_expiry == current && root_expiry > now => {}
             _ => return Ok(None),
         }
-        Ok(Some(Held { current }))
+        Ok(Some(current))
     }
 }
 
