@@ -16,6 +16,8 @@
 //! instance (`_write_lock`, `_increment_lock`) are taken exactly where LiteLLM takes them, except
 //! by a set or increment that `uncontended` shows no other thread can observe.
 
+mod lock_state;
+mod remembered;
 mod uncontended;
 
 use std::cell::OnceCell;
@@ -79,6 +81,9 @@ pub struct MemoryCacheOps {
     originals: [Py<PyAny>; 4],
     /// `_thread.LockType`: the locks `uncontended` checks without taking.
     lock_type: Py<PyType>,
+    lock_state: lock_state::LockState,
+    /// `remembered::NAMES`, interned.
+    remembered_names: [Py<PyString>; remembered::NAMES.len()],
     decide: Py<PyAny>,
     /// A `Route`.
     route: AtomicU8,
@@ -177,15 +182,34 @@ struct State<'a, 'py> {
     default_clock: Option<&'a DefaultClock>,
     class: &'a KnownClass,
     attributes: Bound<'py, PyDict>,
+    /// Lookups in `attributes` remembered at an earlier version (see `remembered`).
+    remembered: Option<remembered::Remembered>,
+    remembered_names: &'a [Py<PyString>; remembered::NAMES.len()],
     cache_dict: Bound<'py, PyDict>,
     ttl_dict: Bound<'py, PyDict>,
 }
 
 impl<'py> State<'_, 'py> {
     fn attribute(&self, name: &Bound<'py, PyString>) -> PyResult<Bound<'py, PyAny>> {
-        self.attributes
-            .get_item(name)?
+        self.optional_attribute(name)?
             .ok_or_else(|| PyTypeError::new_err("InMemoryCache attribute missing"))
+    }
+
+    /// `self.__dict__.get(name)`, from what was remembered while the dict is unchanged.
+    fn optional_attribute(
+        &self,
+        name: &Bound<'py, PyString>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let recalled = self.remembered.as_ref().and_then(|remembered| {
+            remembered.value(
+                &self.attributes,
+                remembered::position(self.remembered_names, name)?,
+            )
+        });
+        match recalled {
+            Some(found) => Ok(found),
+            None => self.attributes.get_item(name),
+        }
     }
 
     fn now(&self) -> PyResult<Bound<'py, PyAny>> {
@@ -243,9 +267,7 @@ impl<'py> State<'_, 'py> {
 
     /// Whether `expiration_heap` is a list (`set_cache` works on it with heapq).
     fn heap_is_list(&self) -> PyResult<bool> {
-        let heap = self
-            .attributes
-            .get_item(intern!(self.instance.py(), "expiration_heap"))?;
+        let heap = self.optional_attribute(intern!(self.instance.py(), "expiration_heap"))?;
         Ok(heap.is_some_and(|heap| heap.is_exact_instance_of::<PyList>()))
     }
 
@@ -363,6 +385,7 @@ fn resolve<'py>(
 struct InstanceParts<'a, 'py> {
     class: &'a KnownClass,
     attributes: Bound<'py, PyDict>,
+    remembered: Option<remembered::Remembered>,
     cache_dict: Bound<'py, PyDict>,
 }
 
@@ -374,8 +397,15 @@ impl<'a, 'py> InstanceParts<'a, 'py> {
         instance: &Bound<'py, PyAny>,
     ) -> PyResult<Option<State<'a, 'py>>> {
         let py = instance.py();
-        let Some(ttl_dict) = exact_dict_attribute(&self.attributes, intern!(py, "ttl_dict"))?
-        else {
+        let ttl_dict = match self
+            .remembered
+            .as_ref()
+            .and_then(|remembered| remembered.value(&self.attributes, remembered::TTL_DICT))
+        {
+            Some(found) => found.and_then(|value| value.cast_into_exact::<PyDict>().ok()),
+            None => exact_dict_attribute(&self.attributes, intern!(py, "ttl_dict"))?,
+        };
+        let Some(ttl_dict) = ttl_dict else {
             return Ok(None);
         };
         Ok(Some(State {
@@ -384,6 +414,8 @@ impl<'a, 'py> InstanceParts<'a, 'py> {
             default_clock: ops.default_clock.as_ref(),
             class: self.class,
             attributes: self.attributes,
+            remembered: self.remembered,
+            remembered_names: &ops.remembered_names,
             cache_dict: self.cache_dict,
             ttl_dict,
         }))
@@ -429,15 +461,31 @@ impl MemoryCacheOps {
         let Some(attributes) = instance_dict(instance) else {
             return Ok(None);
         };
+        let class_address = class_ptr as usize;
+        // Remembered only for a dict that passed the checks below, unchanged since.
+        if let Some(remembered) = remembered::recall(&attributes, class_address) {
+            if let Some(Some(cache_dict)) = remembered.value(&attributes, remembered::CACHE_DICT) {
+                if let Ok(cache_dict) = cache_dict.cast_into_exact::<PyDict>() {
+                    return Ok(Some(InstanceParts {
+                        class,
+                        attributes,
+                        remembered: Some(remembered),
+                        cache_dict,
+                    }));
+                }
+            }
+        }
         if attributes.len() != class.instance_attributes {
             return Ok(None); // something set on the instance (a mock of a method, say)
         }
         let Some(cache_dict) = exact_dict_attribute(&attributes, intern!(py, "cache_dict"))? else {
             return Ok(None);
         };
+        let remembered = remembered::remember(&attributes, class_address, &self.remembered_names)?;
         Ok(Some(InstanceParts {
             class,
             attributes,
+            remembered,
             cache_dict,
         }))
     }
@@ -1008,6 +1056,11 @@ impl MemoryCacheOps {
                 .cast_into::<PyType>()?
                 .unbind())
         })?;
+        let (lock_state, remembered_names) = Python::attach(|py| -> PyResult<_> {
+            let lock_state = lock_state::LockState::probe(lock_type.bind(py))?;
+            let names = remembered::NAMES.map(|name| PyString::intern(py, name).unbind());
+            Ok((lock_state, names))
+        })?;
         Ok(Self {
             classes: known,
             json_loads,
@@ -1020,6 +1073,8 @@ impl MemoryCacheOps {
             default_clock,
             originals: [get, set, increment, batch_get],
             lock_type,
+            lock_state,
+            remembered_names,
             decide,
             route: AtomicU8::new(Route::Python as u8),
             rust_calls: AtomicU64::new(0),

@@ -113,7 +113,7 @@ impl MemoryCacheOps {
                 return Ok(None);
             }
             // `_thread.lock.locked` is a builtin method: no Python code, nothing allocated.
-            if lock.call_method0(intern!(py, "locked"))?.is_truthy()? {
+            if self.lock_state.is_held(&lock)? {
                 return Ok(None);
             }
         }
