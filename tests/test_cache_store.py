@@ -593,3 +593,40 @@ def test_get_reads_the_value_again_when_python_code_ran(remove_at, clock, cache_
         key.hashes, key.cache = 0, store
         outcomes.append((store.get_cache(key), key.hashes, len(store.cache_dict)))
     assert outcomes[0] == outcomes[1]
+
+
+def test_llm_client_cache_loops_taking_turns_and_tokens_changed(cache_mode):
+    """Two loops running in turn on one thread (each get scoped to the loop running it), and a
+    running loop whose `_LOOP_TOKENS` entry is changed or removed between gets: the keys read are
+    LiteLLM's (the reference runs LiteLLM's methods on the same steps)."""
+    from litellm.caching.evicted_client_closer import _LOOP_TOKENS
+
+    caches = [LLMClientCache(max_size_in_memory=50), ReferenceClientCache(max_size_in_memory=50)]
+    loops = [asyncio.new_event_loop() for _ in range(2)]
+    observed: list[list[Any]] = [[], []]
+
+    async def step(side: int, action: str, loop_index: int) -> None:
+        cache_, running = caches[side], asyncio.get_running_loop()
+        if action == "set":
+            cache_.set_cache("client", f"client-of-loop-{loop_index}")
+        elif action == "retoken":
+            _LOOP_TOKENS[running] = 10_000 + loop_index
+        elif action == "forget":
+            _LOOP_TOKENS.pop(running, None)  # the next get assigns a new token (each side its own)
+        observed[side].append((action, cache_.get_cache("client"), cache_.get_cache("other")))
+
+    try:
+        rng = random.Random(3)
+        for _ in range(200):
+            loop_index = rng.randrange(2)
+            action = rng.choice(["get", "get", "get", "set", "retoken", "forget"])
+            for side in (0, 1):
+                loops[loop_index].run_until_complete(step(side, action, loop_index))
+            keys = [sorted(str(key).rsplit("-", 1)[0] for key in cache_.cache_dict) for cache_ in caches]
+            assert keys[0] == keys[1]
+        assert observed[0] == observed[1]
+        assert any(found is not None for _, found, _ in observed[0])
+    finally:
+        for loop in loops:
+            loop.close()
+    assert fast_litellm.stats()["cache"]["calls_rust"] > 200

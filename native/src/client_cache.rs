@@ -19,14 +19,46 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use crate::memory_cache::{instance_dict, version_tag, MemoryCacheOps};
+use crate::memory_cache::{dict_version, instance_dict, version_tag, MemoryCacheOps};
 use crate::store_methods::{
     get_routed_native, method_descriptor, store_ops, vectorcall_method, Arguments, Installed,
 };
 
 static CLIENT_OPS: Installed<ClientCacheOps> = Installed::new();
+
+/// The last running loop this thread scoped a key to: a weak reference to it (looked up in
+/// `_LOOP_TOKENS.data` as a new one would be: equal, with the same hash), its token and the
+/// `"-{token}"` made for it, so that a loop's keys do not each allocate both.
+struct LoopMemo {
+    reference: Py<PyAny>,
+    token: i64,
+    suffix: Py<PyString>,
+}
+
+impl LoopMemo {
+    fn refers_to(&self, running: &Bound<'_, PyAny>) -> bool {
+        let mut referent = std::ptr::null_mut();
+        // SAFETY: `reference` is a weak reference; on 1 `referent` is a new strong reference.
+        unsafe {
+            match ffi::compat::PyWeakref_GetRef(self.reference.as_ptr(), &mut referent) {
+                1 => {}
+                0 => return false, // the loop is gone
+                _ => {
+                    ffi::PyErr_Clear(); // not a weak reference: never, as made here
+                    return false;
+                }
+            }
+            ffi::Py_DECREF(referent);
+        }
+        referent == running.as_ptr()
+    }
+}
+
+thread_local! {
+    static RUNNING_LOOP: std::cell::Cell<Option<LoopMemo>> = const { std::cell::Cell::new(None) };
+}
 
 #[pyclass(module = "fast_litellm._native", name = "ClientCacheOps", frozen)]
 pub struct ClientCacheOps {
@@ -37,6 +69,8 @@ pub struct ClientCacheOps {
     base_class: Py<PyType>,
     base_get_cache: Py<PyAny>,
     checked_version: AtomicU32,
+    /// The versions of the three module namespaces when last found as installed (0: not yet).
+    checked_globals: [AtomicU64; 3],
     instance_attributes: usize,
     /// `llm_caching_handler`'s globals, where `running_loop_token` must be LiteLLM's.
     handler_globals: Py<PyDict>,
@@ -89,12 +123,23 @@ impl ClientCacheOps {
             .is_some_and(|found| found.is(expected.bind(globals.py()))))
     }
 
-    /// `running_loop_token()`'s answer when it can be read without running it: Some(None)
-    /// outside a loop, Some(token) for a loop that has one; None otherwise.
-    fn loop_token<'py>(&self, py: Python<'py>) -> PyResult<Option<Option<Bound<'py, PyAny>>>> {
-        let (handler_globals, closer_globals) =
-            (self.handler_globals.bind(py), self.closer_globals.bind(py));
-        let asyncio_globals = self.asyncio_globals.bind(py);
+    /// Whether the module globals `running_loop_token()` reads are still the ones installed.
+    /// Up to CPython 3.11 unchanged dict versions spare the lookups (see `dict_version`).
+    fn globals_as_installed(&self, py: Python<'_>) -> PyResult<bool> {
+        let namespaces = [
+            self.handler_globals.bind(py),
+            self.closer_globals.bind(py),
+            self.asyncio_globals.bind(py),
+        ];
+        let versions = namespaces.map(dict_version);
+        let unchanged = versions
+            .iter()
+            .zip(&self.checked_globals)
+            .all(|(now, checked)| now.is_some_and(|now| now == checked.load(Ordering::Relaxed)));
+        if unchanged {
+            return Ok(true);
+        }
+        let [handler_globals, closer_globals, asyncio_globals] = namespaces;
         let as_installed =
             Self::global_is(
                 handler_globals,
@@ -111,7 +156,19 @@ impl ClientCacheOps {
                     intern!(py, "get_running_loop"),
                     &self.get_running_loop,
                 )?;
-        if !as_installed {
+        if as_installed {
+            for (now, checked) in versions.iter().zip(&self.checked_globals) {
+                checked.store(now.unwrap_or(0), Ordering::Relaxed);
+            }
+        }
+        Ok(as_installed)
+    }
+
+    /// What `_scoped_key` appends for the running loop when it can be told without running
+    /// `running_loop_token()`: Some(None) outside a loop (nothing), Some(`"-{token}"`) for a loop
+    /// that has an int token; None otherwise (LiteLLM's method runs).
+    fn loop_suffix<'py>(&self, py: Python<'py>) -> PyResult<Option<Option<Bound<'py, PyString>>>> {
+        if !self.globals_as_installed(py)? {
             return Ok(None);
         }
         let running = self.current_loop.bind(py).call0()?;
@@ -127,18 +184,43 @@ impl ClientCacheOps {
         else {
             return Ok(None);
         };
-        // SAFETY: `running` is live; a new reference, or NULL with an exception set (a loop that
-        // cannot be weakly referenced: LiteLLM's function handles that).
-        let reference = unsafe {
-            Bound::from_owned_ptr_or_err(
-                py,
-                ffi::PyWeakref_NewRef(running.as_ptr(), std::ptr::null_mut()),
-            )
+        let memo = RUNNING_LOOP.with(|memo| memo.take());
+        let reference = match memo.as_ref().filter(|memo| memo.refers_to(&running)) {
+            Some(memo) => memo.reference.bind(py).clone(),
+            // SAFETY: `running` is live; a new reference, or NULL with an exception set (a loop
+            // that cannot be weakly referenced: LiteLLM's function handles that).
+            None => match unsafe {
+                Bound::from_owned_ptr_or_err(
+                    py,
+                    ffi::PyWeakref_NewRef(running.as_ptr(), std::ptr::null_mut()),
+                )
+            } {
+                Ok(reference) => reference,
+                Err(_) => return Ok(None),
+            },
         };
-        let Ok(reference) = reference else {
+        // A token is an exact int, as `next(itertools.count())` makes it.
+        let token = data
+            .get_item(&reference)?
+            .and_then(|token| token.cast_exact::<PyInt>().ok()?.extract::<i64>().ok());
+        let Some(token) = token else {
             return Ok(None);
         };
-        Ok(data.get_item(reference)?.map(Some))
+        let suffix = match memo.filter(|memo| memo.token == token && memo.reference.is(&reference))
+        {
+            Some(memo) => memo.suffix.into_bound(py),
+            None => PyString::new(py, &format!("-{token}")),
+        };
+        // The memo holds a weak reference: it keeps no loop alive. Dropped outside the cell.
+        let previous = RUNNING_LOOP.with(|memo| {
+            memo.replace(Some(LoopMemo {
+                reference: reference.unbind(),
+                token,
+                suffix: suffix.clone().unbind(),
+            }))
+        });
+        drop(previous);
+        Ok(Some(Some(suffix)))
     }
 
     /// LiteLLM's method would `reap()` nothing: the closer is LiteLLM's, unchanged, with nothing
@@ -203,20 +285,11 @@ impl ClientCacheOps {
             None => true,
         };
         let scoped_key = if loop_bound {
-            match self.loop_token(py)? {
+            match self.loop_suffix(py)? {
                 None => return Ok(None),
                 Some(None) => key.into_any(),
-                Some(Some(token)) => {
-                    // f"{key}-{token}" of an exact str and an exact int.
-                    let Some(token) = token
-                        .cast_exact::<PyInt>()
-                        .ok()
-                        .and_then(|token| token.extract::<i64>().ok())
-                    else {
-                        return Ok(None);
-                    };
-                    key.add(PyString::new(py, &format!("-{token}")))?
-                }
+                // f"{key}-{token}" of an exact str and an exact int: one concatenation.
+                Some(Some(suffix)) => key.add(suffix)?,
             }
         } else {
             key.into_any()
@@ -284,6 +357,7 @@ impl ClientCacheOps {
             base_class,
             base_get_cache,
             checked_version: AtomicU32::new(0),
+            checked_globals: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
             instance_attributes,
             handler_globals,
             running_loop_token,
