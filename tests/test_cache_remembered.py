@@ -178,3 +178,21 @@ def test_threads_on_shared_instances_count_exactly(native_cache, race):
 
     assert race(count, threads=4, rounds=2000, change=reassign) == []
     assert sum(store.get_cache("counter") for store in stores) == 4 * 2000
+
+
+def test_attribute_stores_by_specialised_bytecode_are_seen(native_cache):
+    """`store.attr = value` in a hot loop (CPython 3.11 specialises it to write into the instance
+    dict directly): every store gives the dict a new version, so each operation after it uses the
+    object just assigned, never the one it replaced (which may already be freed)."""
+    ours, theirs = clocked_pair(max_size_in_memory=100)
+    for round_number in range(3000):
+        for store in (ours, theirs):
+            store.cache_dict = {"k": round_number, f"r{round_number % 7}": round_number}
+            store.ttl_dict = {"k": 2_000_000.0 + round_number}
+            store.expiration_heap = [(2_000_000.0 + round_number, "k")]
+            store.max_size_per_item = 1024 if round_number % 3 else 0
+        operation = ("increment", "k", 1) if round_number % 2 else ("set", "k", round_number * 2, None)
+        assert apply(ours, operation) == apply(theirs, operation)
+        assert apply(ours, ("get", "k")) == apply(theirs, ("get", "k"))
+        assert state(ours) == state(theirs)
+    assert fast_litellm.stats()["cache"]["calls_rust"] >= 2 * 3000
