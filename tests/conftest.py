@@ -55,6 +55,15 @@ def rate_limit_mode():
     yield from _component_mode("rate_limit")
 
 
+@pytest.fixture
+def native_cache():
+    """The cache component forced native for one test (auto again and stats cleared after)."""
+    modes = _component_mode("cache")
+    next(modes)("rust")
+    yield
+    next(modes, None)
+
+
 def _race(
     pick: Callable[[], None], *, threads: int, rounds: int, change: Callable[[], None] | None = None
 ) -> list[BaseException]:

@@ -30,15 +30,6 @@ class SteppingClock:
         return self.now
 
 
-@pytest.fixture
-def native_cache():
-    fast_litellm.set_mode("cache", "rust")
-    fast_litellm.reset_stats()
-    yield
-    fast_litellm.set_mode("cache", "auto")
-    fast_litellm.reset_stats()
-
-
 def apply(store: InMemoryCache, operation: tuple[Any, ...]) -> Any:
     name, key, *rest = operation
     try:

@@ -23,15 +23,6 @@ class Reference(InMemoryCache):
     """Not a class fast-litellm handles: every call runs LiteLLM's own methods."""
 
 
-@pytest.fixture
-def native_cache():
-    fast_litellm.set_mode("cache", "rust")
-    fast_litellm.reset_stats()
-    yield
-    fast_litellm.set_mode("cache", "auto")
-    fast_litellm.reset_stats()
-
-
 def litellm_method(name: str) -> Callable[..., Any]:
     """LiteLLM's own method (the original the patch replaced)."""
     return cache._store_original[name]

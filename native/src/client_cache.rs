@@ -19,9 +19,9 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyInt, PyString, PyType};
 use std::ffi::CStr;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::memory_cache::{dict_version, instance_dict, version_tag, MemoryCacheOps};
+use crate::memory_cache::{instance_dict, version_tag, CheckedVersions, MemoryCacheOps};
 use crate::store_methods::{
     get_routed_native, method_descriptor, store_ops, vectorcall_method, Arguments, Installed,
 };
@@ -69,8 +69,8 @@ pub struct ClientCacheOps {
     base_class: Py<PyType>,
     base_get_cache: Py<PyAny>,
     checked_version: AtomicU32,
-    /// The versions of the three module namespaces when last found as installed (0: not yet).
-    checked_globals: [AtomicU64; 3],
+    /// The three module namespaces' versions when last found as installed.
+    checked_globals: CheckedVersions<3>,
     instance_attributes: usize,
     /// `llm_caching_handler`'s globals, where `running_loop_token` must be LiteLLM's.
     handler_globals: Py<PyDict>,
@@ -131,17 +131,9 @@ impl ClientCacheOps {
             self.closer_globals.bind(py),
             self.asyncio_globals.bind(py),
         ];
-        let versions = namespaces.map(dict_version);
-        let unchanged = versions
-            .iter()
-            .zip(&self.checked_globals)
-            .all(|(now, checked)| now.is_some_and(|now| now == checked.load(Ordering::Relaxed)));
-        if unchanged {
-            return Ok(true);
-        }
         let [handler_globals, closer_globals, asyncio_globals] = namespaces;
-        let as_installed =
-            Self::global_is(
+        self.checked_globals.passes(namespaces, || {
+            Ok(Self::global_is(
                 handler_globals,
                 intern!(py, "running_loop_token"),
                 &self.running_loop_token,
@@ -155,13 +147,8 @@ impl ClientCacheOps {
                     asyncio_globals,
                     intern!(py, "get_running_loop"),
                     &self.get_running_loop,
-                )?;
-        if as_installed {
-            for (now, checked) in versions.iter().zip(&self.checked_globals) {
-                checked.store(now.unwrap_or(0), Ordering::Relaxed);
-            }
-        }
-        Ok(as_installed)
+                )?)
+        })
     }
 
     /// What `_scoped_key` appends for the running loop when it can be told without running
@@ -357,7 +344,7 @@ impl ClientCacheOps {
             base_class,
             base_get_cache,
             checked_version: AtomicU32::new(0),
-            checked_globals: [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)],
+            checked_globals: CheckedVersions::new(),
             instance_attributes,
             handler_globals,
             running_loop_token,

@@ -93,9 +93,9 @@ fn str_keyed<'py>(value: &Bound<'py, PyAny>) -> Option<Option<Bound<'py, PyDict>
         return Some(None);
     }
     let dict = value.cast_exact::<PyDict>().ok()?;
-    dict.keys()
-        .iter()
-        .all(|key| key.is_exact_instance_of::<PyString>())
+    // Iterated in place (no list of the keys): the type tests run no Python code.
+    dict.iter()
+        .all(|(key, _)| key.is_exact_instance_of::<PyString>())
         .then(|| Some(dict.clone()))
 }
 

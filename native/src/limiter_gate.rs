@@ -14,7 +14,7 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyList, PyString, PyType};
 
-use crate::memory_cache::{dict_version, instance_dict, version_tag};
+use crate::memory_cache::{instance_dict, version_tag, CheckedVersions};
 
 #[pyclass(module = "fast_litellm._native", name = "LimiterGate", frozen)]
 pub struct LimiterGate {
@@ -39,11 +39,10 @@ pub struct LimiterGate {
     /// The handler class's and the store class's version tags when the methods last passed
     /// `python_methods_check` (0: not yet).
     checked_tags: AtomicU64,
-    /// Dict versions (`memory_cache::dict_version`) of the last instance dict found to replace
-    /// none of the methods, and of the module's globals last found as installed (0: none): an
-    /// unchanged dict need not be searched again.
-    clean_attributes: AtomicU64,
-    clean_globals: AtomicU64,
+    /// The last instance dict found to replace none of the methods, and the module's globals
+    /// last found as installed: an unchanged dict need not be searched again.
+    clean_attributes: CheckedVersions<1>,
+    clean_globals: CheckedVersions<1>,
     /// Checks, reservations and releases answered natively (the component's stats add them).
     native_calls: AtomicU64,
 }
@@ -115,39 +114,28 @@ impl LimiterGate {
 
     fn globals_unchanged(&self, py: Python<'_>) -> PyResult<bool> {
         let globals = self.module_globals.bind(py);
-        let version = dict_version(globals);
-        if version.is_some_and(|version| version == self.clean_globals.load(Ordering::Relaxed)) {
-            return Ok(true);
-        }
-        let is = |name: &Bound<'_, PyString>, expected: &Py<PyAny>| -> PyResult<bool> {
-            Ok(globals
-                .get_item(name)?
-                .is_some_and(|found| found.is(expected.bind(py))))
-        };
-        let unchanged = is(intern!(py, "_scalar"), &self.scalar)?
-            && is(intern!(py, "RateLimitScope"), &self.scope_type)?;
-        if let (true, Some(version)) = (unchanged, version) {
-            self.clean_globals.store(version, Ordering::Relaxed);
-        }
-        Ok(unchanged)
+        self.clean_globals.passes([globals], || {
+            let is = |name: &Bound<'_, PyString>, expected: &Py<PyAny>| -> PyResult<bool> {
+                Ok(globals
+                    .get_item(name)?
+                    .is_some_and(|found| found.is(expected.bind(py))))
+            };
+            Ok(is(intern!(py, "_scalar"), &self.scalar)?
+                && is(intern!(py, "RateLimitScope"), &self.scope_type)?)
+        })
     }
 
     /// Whether the instance's attributes replace none of the check's methods.
     fn no_overrides(&self, attributes: &Bound<'_, PyDict>) -> PyResult<bool> {
         let py = attributes.py();
-        let version = dict_version(attributes);
-        if version.is_some_and(|version| version == self.clean_attributes.load(Ordering::Relaxed)) {
-            return Ok(true);
-        }
-        for name in &self.overrides {
-            if attributes.contains(name.bind(py))? {
-                return Ok(false);
+        self.clean_attributes.passes([attributes], || {
+            for name in &self.overrides {
+                if attributes.contains(name.bind(py))? {
+                    return Ok(false);
+                }
             }
-        }
-        if let Some(version) = version {
-            self.clean_attributes.store(version, Ordering::Relaxed);
-        }
-        Ok(true)
+            Ok(true)
+        })
     }
 }
 
@@ -186,8 +174,8 @@ impl LimiterGate {
             python_methods_check,
             python_lock_free,
             checked_tags: AtomicU64::new(0),
-            clean_attributes: AtomicU64::new(0),
-            clean_globals: AtomicU64::new(0),
+            clean_attributes: CheckedVersions::new(),
+            clean_globals: CheckedVersions::new(),
             native_calls: AtomicU64::new(0),
         }
     }

@@ -104,9 +104,9 @@ struct DefaultClock {
     /// Whether `time_time` is the time module's builtin `time` (not a replacement made before
     /// fast-litellm was installed): its readings are then computed natively (`system_clock_seconds`).
     time_time_is_builtin: bool,
-    /// The two namespaces' dict versions when last found as installed (0: not yet): unchanged
-    /// namespaces need not be searched again.
-    checked_versions: [AtomicU64; 2],
+    /// The two namespaces' versions when last found as installed: unchanged namespaces need not
+    /// be searched again.
+    checked_versions: CheckedVersions<2>,
 }
 
 impl DefaultClock {
@@ -121,24 +121,14 @@ impl DefaultClock {
             return Ok(false);
         }
         let (globals, time_namespace) = (self.globals.bind(py), self.time_namespace.bind(py));
-        let versions = [dict_version(globals), dict_version(time_namespace)];
-        let unchanged = versions
-            .iter()
-            .zip(&self.checked_versions)
-            .all(|(now, checked)| now.is_some_and(|now| now == checked.load(Ordering::Relaxed)));
-        if unchanged {
-            return Ok(true);
-        }
-        let time_module = globals.get_item(intern!(py, "time"))?;
-        let time_time = time_namespace.get_item(intern!(py, "time"))?;
-        let installed = time_module.is_some_and(|module| module.is(&self.time_module))
-            && time_time.is_some_and(|function| function.is(&self.time_time));
-        if installed {
-            for (now, checked) in versions.iter().zip(&self.checked_versions) {
-                checked.store(now.unwrap_or(0), Ordering::Relaxed);
-            }
-        }
-        Ok(installed)
+        self.checked_versions.passes([globals, time_namespace], || {
+            let time_module = globals.get_item(intern!(py, "time"))?;
+            let time_time = time_namespace.get_item(intern!(py, "time"))?;
+            Ok(
+                time_module.is_some_and(|module| module.is(&self.time_module))
+                    && time_time.is_some_and(|function| function.is(&self.time_time)),
+            )
+        })
     }
 }
 
@@ -348,6 +338,42 @@ pub(crate) fn dict_version(dict: &Bound<'_, PyDict>) -> Option<u64> {
     {
         let _ = dict;
         None
+    }
+}
+
+/// The versions (`dict_version`) of some dicts when a check over them last passed (0: not yet):
+/// while none of them has changed since, the check is not made again. Where versions are not
+/// kept (None), the check is made every time.
+pub(crate) struct CheckedVersions<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> CheckedVersions<N> {
+    pub(crate) fn new() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+
+    /// Whether `check` passes for `dicts`: made only when one of them has a version other than
+    /// at the last pass. Versions are read before the check, so a dict that changes during it
+    /// is checked again next time.
+    pub(crate) fn passes(
+        &self,
+        dicts: [&Bound<'_, PyDict>; N],
+        check: impl FnOnce() -> PyResult<bool>,
+    ) -> PyResult<bool> {
+        let versions = dicts.map(dict_version);
+        let unchanged = versions
+            .iter()
+            .zip(&self.0)
+            .all(|(now, checked)| now.is_some_and(|now| now == checked.load(Ordering::Relaxed)));
+        if unchanged {
+            return Ok(true);
+        }
+        let passed = check()?;
+        if passed {
+            for (now, checked) in versions.iter().zip(&self.0) {
+                checked.store(now.unwrap_or(0), Ordering::Relaxed);
+            }
+        }
+        Ok(passed)
     }
 }
 
@@ -1026,7 +1052,7 @@ impl MemoryCacheOps {
                     time_namespace,
                     time_time,
                     time_time_is_builtin,
-                    checked_versions: [AtomicU64::new(0), AtomicU64::new(0)],
+                    checked_versions: CheckedVersions::new(),
                 }
             });
         let (json_loads, getsizeof, heappush, heappop, heapify, check_value_size) = tools;
