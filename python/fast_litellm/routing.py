@@ -46,9 +46,15 @@ def install() -> None:
     _helpers = tuple(getattr(lowest_latency, name) for name in _HELPER_NAMES)
 
 
+def globals_as_found(module: Any, names: tuple[str, ...], found: tuple[Any, ...]) -> bool:
+    """Whether each of `names` in `module`'s namespace is still the object `found` at install
+    (a mock or an assignment since makes it False)."""
+    namespace = vars(module)
+    return all(namespace.get(name) is value for name, value in zip(names, found, strict=True))
+
+
 def _helpers_are_litellms() -> bool:
-    namespace = vars(_module)
-    return all(namespace.get(name) is helper for name, helper in zip(_HELPER_NAMES, _helpers, strict=True))
+    return globals_as_found(_module, _HELPER_NAMES, _helpers)
 
 
 def _litellm(self: Any, *args: Any) -> Any:

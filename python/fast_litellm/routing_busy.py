@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from fast_litellm import _native
-from fast_litellm.routing import COMPONENT
+from fast_litellm.routing import COMPONENT, globals_as_found
 
 MODULE: Final = "litellm.router_strategy.least_busy"
 TARGET: Final = "LeastBusyLoggingHandler._select"
@@ -60,12 +60,11 @@ def deployment_ids(healthy_deployments: Sequence[Mapping[str, object]]) -> tuple
 
 
 def _is_litellms(handler: Any, deployment_ids: object) -> bool:
-    namespace = vars(_module)
     return (
         type(deployment_ids) is tuple
         and all(type(id_) is str for id_ in deployment_ids)
         and type(handler)._live_reservations is _original_live_reservations
-        and all(namespace.get(name) is helper for name, helper in zip(_HELPER_NAMES, _helpers, strict=True))
+        and globals_as_found(_module, _HELPER_NAMES, _helpers)
     )
 
 

@@ -19,7 +19,7 @@ import operator
 from typing import Any, Final
 
 from fast_litellm import _native
-from fast_litellm.routing import COMPONENT, request_tokens
+from fast_litellm.routing import COMPONENT, globals_as_found, request_tokens
 
 MODULE: Final = "litellm.router_strategy.lowest_cost"
 TARGET: Final = "LowestCostLoggingHandler.async_get_available_deployments"
@@ -55,11 +55,10 @@ def install() -> None:
 
 def _model_cost_if_helpers_are_litellms() -> dict | None:
     """`litellm.model_cost` when the rates may be read natively (None: LiteLLM's function)."""
-    rates, pricing = vars(_module), vars(_pricing)
-    unchanged = all(
-        rates.get(name) is helper for name, helper in zip(_RATES_GLOBALS, _rates_helpers, strict=True)
-    ) and all(pricing.get(name) is helper for name, helper in zip(_PRICING_GLOBALS, _pricing_helpers, strict=True))
-    model_cost = getattr(rates["litellm"], "model_cost", None) if unchanged else None
+    unchanged = globals_as_found(_module, _RATES_GLOBALS, _rates_helpers) and globals_as_found(
+        _pricing, _PRICING_GLOBALS, _pricing_helpers
+    )
+    model_cost = getattr(vars(_module)["litellm"], "model_cost", None) if unchanged else None
     return model_cost if type(model_cost) is dict else None
 
 
